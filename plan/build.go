@@ -7,7 +7,25 @@ import (
 	"github.com/sluice-dev/sluice/api/v1alpha1"
 )
 
-// Build compiles a Rollout's spec.strategy for spec.replicas.
+// Build compiles a Rollout's spec.strategy for spec.replicas. The plans, one
+// spec step to one plan step, each ending with Promote:
+//
+//   - canary: its steps at the weights they set, the canary following the
+//     weight unless setCanaryScale says otherwise; canary.testRoute, when
+//     set, is in place on every step.
+//   - blueGreen: preview (green at previewReplicas, reachable only through
+//     the preview route), its steps, prePromotionAnalysis, the promotion
+//     gate (autoPromotionAfter or until promoted), the switch (all traffic,
+//     gated by postPromotionAnalysis).
+//   - abTest: its steps with the A/B route and a full-size canary, then its
+//     canarySteps with the A/B route still in place.
+//   - darkLaunch: its steps mirroring mirrorPercent (default 100) to a
+//     full-size canary, then its canarySteps without the mirror.
+//
+// An abTest with no steps at all, or a darkLaunch without steps, gets one
+// step that holds the route or mirror until promoted (Source
+// "strategy.abTest.steps" or "strategy.darkLaunch.steps"): otherwise it would
+// be promoted the moment it was in place, which tests nothing.
 //
 // It never panics on user input. Admission refuses most bad specs, but an
 // object written before a CRD upgrade, or with validation bypassed, can still

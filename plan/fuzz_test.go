@@ -3,13 +3,16 @@ package plan
 import (
 	"encoding/binary"
 	"math"
+	"reflect"
 	"testing"
 
 	"github.com/sluice-dev/sluice/api/v1alpha1"
 )
 
 // fuzzSource turns fuzz bytes into spec values; once the bytes run out every
-// read returns zero, so any input decodes to some strategy.
+// read returns zero. Small byte values decode to valid, common choices and
+// large ones to malformed or out-of-range values, so the fuzzer reaches both
+// the plans and the errors.
 type fuzzSource struct{ b []byte }
 
 func (f *fuzzSource) byte() byte {
@@ -23,74 +26,85 @@ func (f *fuzzSource) byte() byte {
 
 func (f *fuzzSource) bool() bool { return f.byte()&1 == 1 }
 
-// int32 is mostly near the valid range, sometimes any 32-bit value.
+func pick[T any](f *fuzzSource, choices ...T) T { return choices[int(f.byte())%len(choices)] }
+
+// int32 is 0..199, a small negative number, or any 32-bit value.
 func (f *fuzzSource) int32() int32 {
-	if v := f.byte(); v < 224 {
-		return int32(v) - 20 // -20..203
+	switch v := f.byte(); {
+	case v < 200:
+		return int32(v)
+	case v < 224:
+		return 199 - int32(v)
+	default:
+		var buf [4]byte
+		for i := range buf {
+			buf[i] = f.byte()
+		}
+		return int32(binary.LittleEndian.Uint32(buf[:]))
 	}
-	var buf [4]byte
-	for i := range buf {
-		buf[i] = f.byte()
-	}
-	return int32(binary.LittleEndian.Uint32(buf[:]))
 }
 
 func (f *fuzzSource) optInt32() *int32 {
 	if !f.bool() {
 		return nil
 	}
-	v := f.int32()
-	return &v
+	return ptr(f.int32())
 }
 
-var fuzzDurations = []string{"", "0s", "30s", "5m", "1h30m", "500ms", "-5s", "abc", "9999999h", "1.5h", "0", "1us"}
-
 func (f *fuzzSource) duration() v1alpha1.Duration {
-	return v1alpha1.Duration(fuzzDurations[int(f.byte())%len(fuzzDurations)])
+	return v1alpha1.Duration(pick(f, "30s", "0s", "5m", "1h30m", "500ms", "1.5h", "0", "1us", "", "-5s", "abc", "9999999h"))
 }
 
 func (f *fuzzSource) optDuration() *v1alpha1.Duration {
 	if !f.bool() {
 		return nil
 	}
-	d := f.duration()
-	return &d
+	return ptr(f.duration())
 }
 
-var fuzzPercents = []string{"", "0", "0.5", "10", "100", "100.000001", "101", "-1", "-0", "NaN", "Inf", "-Inf", "1e2", "0x1p-2", "abc"}
-
 func (f *fuzzSource) percent() v1alpha1.Percent {
-	return v1alpha1.Percent(fuzzPercents[int(f.byte())%len(fuzzPercents)])
+	return v1alpha1.Percent(pick(f, "10", "0", "0.5", "100", "-0", "1e2", "100.000001", "101", "-1", "NaN", "Inf", "-Inf", "0x1p-2", "abc", ""))
 }
 
 func (f *fuzzSource) optPercent() *v1alpha1.Percent {
 	if !f.bool() {
 		return nil
 	}
-	p := f.percent()
-	return &p
+	return ptr(f.percent())
 }
 
 func (f *fuzzSource) stringMatch() v1alpha1.StringMatch {
 	v := "v"
-	var s v1alpha1.StringMatch
 	m := f.byte()
-	if m&1 != 0 {
+	switch m % 8 {
+	case 0:
+		return v1alpha1.StringMatch{Exact: &v}
+	case 1:
+		return v1alpha1.StringMatch{Prefix: &v}
+	case 2:
+		return v1alpha1.StringMatch{Regex: &v}
+	}
+	var s v1alpha1.StringMatch // none or several
+	if m&8 != 0 {
 		s.Exact = &v
 	}
-	if m&2 != 0 {
+	if m&16 != 0 {
 		s.Prefix = &v
 	}
-	if m&4 != 0 {
+	if m&32 != 0 {
 		s.Regex = &v
 	}
 	return s
 }
 
 func (f *fuzzSource) httpMatches() []v1alpha1.HTTPMatch {
-	out := make([]v1alpha1.HTTPMatch, int(f.byte())%3)
+	out := make([]v1alpha1.HTTPMatch, pick(f, 1, 2, 0, 3))
 	for i := range out {
 		m := f.byte()
+		if m == 255 {
+			continue // an empty match
+		}
+		m = m%63 + 1
 		if m&1 != 0 {
 			out[i].Headers = map[string]v1alpha1.StringMatch{"x-h": f.stringMatch()}
 		}
@@ -98,22 +112,16 @@ func (f *fuzzSource) httpMatches() []v1alpha1.HTTPMatch {
 			out[i].QueryParams = map[string]v1alpha1.StringMatch{"q": f.stringMatch()}
 		}
 		if m&4 != 0 {
-			s := f.stringMatch()
-			out[i].URI = &s
+			out[i].URI = ptr(f.stringMatch())
 		}
 		if m&8 != 0 {
-			s := f.stringMatch()
-			out[i].Method = &s
+			out[i].Method = ptr(f.stringMatch())
 		}
 		if m&16 != 0 {
 			out[i].SourceLabels = map[string]string{"app": "x"}
 		}
 		if m&32 != 0 {
-			name := ""
-			if f.bool() {
-				name = "c"
-			}
-			out[i].Cookie = &v1alpha1.CookieMatch{Name: name, Value: "v"}
+			out[i].Cookie = &v1alpha1.CookieMatch{Name: pick(f, "c", ""), Value: "v"}
 		}
 	}
 	return out
@@ -123,31 +131,35 @@ func (f *fuzzSource) matchRoute() *v1alpha1.MatchRoute {
 	if !f.bool() {
 		return nil
 	}
-	r := &v1alpha1.MatchRoute{Matches: f.httpMatches()}
-	if f.bool() {
+	r := &v1alpha1.MatchRoute{}
+	switch f.byte() % 4 {
+	case 0:
+		r.Matches = f.httpMatches()
+	case 1:
 		r.Host = "preview.example.com"
+	case 2:
+		r.Matches, r.Host = f.httpMatches(), "preview.example.com"
 	}
 	return r
 }
 
 func (f *fuzzSource) analysis() *v1alpha1.AnalysisStep {
 	a := &v1alpha1.AnalysisStep{}
-	for range int(f.byte()) % 3 {
-		name := "t"
-		if f.byte()%8 == 0 {
-			name = ""
-		}
-		a.Templates = append(a.Templates, v1alpha1.AnalysisTemplateRef{Name: name, ClusterScope: f.bool()})
+	for range pick(f, 1, 2, 0) {
+		a.Templates = append(a.Templates, v1alpha1.AnalysisTemplateRef{Name: pick(f, "success-rate", "latency", ""), ClusterScope: f.bool()})
 	}
-	if f.bool() {
-		a.Args = []v1alpha1.AnalysisArg{{Name: "", Value: "v"}}
+	switch f.byte() % 3 {
+	case 1:
+		a.Args = []v1alpha1.AnalysisArg{{Name: "host", Value: "v"}}
+	case 2:
+		a.Args = []v1alpha1.AnalysisArg{{Value: "v"}}
 	}
 	return a
 }
 
 func (f *fuzzSource) approval() *v1alpha1.ApprovalStep {
 	a := &v1alpha1.ApprovalStep{MinApprovals: f.optInt32(), Timeout: f.optDuration()}
-	m := f.byte()
+	m := f.byte() ^ 2 // 0: groups only
 	if m&1 != 0 {
 		a.Approvers.Users = []string{"alice", "bob"}
 	}
@@ -160,22 +172,38 @@ func (f *fuzzSource) approval() *v1alpha1.ApprovalStep {
 	if m&8 != 0 {
 		a.Approvers.SlackUserGroups = []string{"S1"}
 	}
-	a.OnTimeout = []string{"", "Abort", "StayPaused", "Bogus"}[int(f.byte())%4]
+	a.OnTimeout = pick(f, "", "Abort", "StayPaused", "Bogus")
 	return a
 }
 
 func (f *fuzzSource) fault() *v1alpha1.FaultStep {
 	ft := &v1alpha1.FaultStep{Duration: f.duration()}
-	if f.bool() {
+	m := f.byte() % 4 // 0 abort, 1 delay, 2 both, 3 neither
+	if m == 1 || m == 2 {
 		ft.Delay = &v1alpha1.FaultDelay{Percent: f.percent(), FixedDelay: f.duration()}
 	}
-	if f.bool() {
-		ft.Abort = &v1alpha1.FaultAbort{Percent: f.percent(), HTTPStatus: f.int32() * 5}
+	if m == 0 || m == 2 {
+		status := pick(f, int32(503), 500, 200, 599, 199, 600, -1)
+		ft.Abort = &v1alpha1.FaultAbort{Percent: f.percent(), HTTPStatus: status}
 	}
 	return ft
 }
 
-// step sets a random subset of actions, usually exactly one.
+func (f *fuzzSource) canaryScale() *v1alpha1.CanaryScale {
+	switch f.byte() % 4 {
+	case 0:
+		return &v1alpha1.CanaryScale{Replicas: ptr(f.int32())}
+	case 1:
+		return &v1alpha1.CanaryScale{Percent: ptr(f.int32())}
+	case 2:
+		return &v1alpha1.CanaryScale{MatchTrafficWeight: true}
+	}
+	return &v1alpha1.CanaryScale{Replicas: f.optInt32(), Percent: f.optInt32(), MatchTrafficWeight: f.bool()}
+}
+
+// step sets one action chosen by the first byte (0 setWeight, 1 pause,
+// 2 setCanaryScale, 3 setMirror, 4 analysis, 5 approval, 6 fault), or from
+// 200 on any subset of them.
 func (f *fuzzSource) step() v1alpha1.Step {
 	var mask byte
 	if m := f.byte(); m < 200 {
@@ -191,7 +219,7 @@ func (f *fuzzSource) step() v1alpha1.Step {
 		s.Pause = &v1alpha1.PauseStep{Duration: f.optDuration()}
 	}
 	if mask&4 != 0 {
-		s.SetCanaryScale = &v1alpha1.CanaryScale{Replicas: f.optInt32(), Percent: f.optInt32(), MatchTrafficWeight: f.bool()}
+		s.SetCanaryScale = f.canaryScale()
 	}
 	if mask&8 != 0 {
 		s.SetMirror = ptr(f.percent())
@@ -210,22 +238,24 @@ func (f *fuzzSource) step() v1alpha1.Step {
 
 func (f *fuzzSource) steps() []v1alpha1.Step {
 	var out []v1alpha1.Step
-	for range int(f.byte()) % 9 {
+	for range int(f.byte()) % 12 {
 		out = append(out, f.step())
 	}
 	return out
 }
 
+// strategy: the first byte picks one strategy (0 canary, 1 blueGreen,
+// 2 abTest, 3 darkLaunch), or from 224 on any set of them.
 func (f *fuzzSource) strategy() v1alpha1.RolloutStrategy {
 	var mask byte
 	if m := f.byte(); m < 224 {
-		mask = 1 << (m % 4) // exactly one strategy, usually
+		mask = 1 << (m % 4)
 	} else {
 		mask = m & 15
 	}
 	var s v1alpha1.RolloutStrategy
 	if mask&1 != 0 {
-		s.Canary = &v1alpha1.CanaryStrategy{Steps: f.steps(), Baseline: f.bool(), TestRoute: f.matchRoute()}
+		s.Canary = &v1alpha1.CanaryStrategy{TestRoute: f.matchRoute(), Baseline: f.bool(), Steps: f.steps()}
 	}
 	if mask&2 != 0 {
 		s.BlueGreen = &v1alpha1.BlueGreenStrategy{PreviewReplicas: f.optInt32(), Preview: f.matchRoute(), Steps: f.steps()}
@@ -251,16 +281,28 @@ func (f *fuzzSource) strategy() v1alpha1.RolloutStrategy {
 }
 
 func FuzzBuild(f *testing.F) {
-	f.Add([]byte{}, int32(3))
-	f.Add([]byte{0, 4, 0, 30, 1, 1, 0, 50, 3, 1, 1}, int32(10))       // canary: weights and pauses
-	f.Add([]byte{1, 1, 0, 1, 2, 1, 16, 1, 5, 1, 1, 1, 0}, int32(4))    // blueGreen
-	f.Add([]byte{2, 1, 1, 1, 2, 16, 1, 1, 1, 0, 5, 2, 1, 0}, int32(2)) // abTest
-	f.Add([]byte{3, 1, 4, 2, 3, 4, 1, 2, 0, 60, 0, 120}, int32(6))     // darkLaunch
-	f.Add([]byte{255, 255, 255, 255, 255, 255, 255, 255}, int32(-1))
+	// Each seed decodes to a valid plan (see the byte maps above).
+	f.Add([]byte{}, int32(3)) // canary without steps
+	// canary with testRoute: 10%, pause 30s, 50%, pause, fault, approval; background analysis from step 2
+	f.Add([]byte{0, 1, 0, 0, 0, 0, 0, 6, 0, 10, 1, 1, 0, 0, 50, 1, 0, 6, 2, 0, 0, 0, 5, 1, 2, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 2}, int32(10))
+	// blueGreen: 1 preview replica on a host, approval, analysis, delay fault, pre and post analysis, auto-promotion
+	f.Add([]byte{1, 1, 1, 1, 1, 3, 5, 0, 0, 0, 0, 4, 0, 0, 0, 0, 6, 0, 1, 0, 0, 1, 1, 0, 0, 1, 0, 0, 1, 2, 1, 0, 0, 0, 0, 0, 0}, int32(4))
+	// abTest: cookie and query matches, setCanaryScale, analysis, pause, then canarySteps
+	f.Add([]byte{2, 1, 31, 0, 1, 1, 3, 2, 0, 2, 4, 0, 0, 0, 0, 1, 1, 3, 2, 0, 25, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0}, int32(2))
+	// darkLaunch: mirror 0.5%, setMirror 10%, analysis, setCanaryScale 50%, pause, then canarySteps
+	f.Add([]byte{3, 1, 2, 4, 3, 0, 4, 0, 0, 0, 0, 2, 1, 50, 1, 1, 2, 2, 0, 50, 0, 100, 0, 0}, int32(6))
+	f.Add([]byte{255, 255, 255, 255, 255, 255, 255, 255}, int32(-1)) // all strategies, malformed
 	f.Fuzz(func(t *testing.T, data []byte, replicas int32) {
 		src := &fuzzSource{b: data}
 		strategy := src.strategy()
+		before := strategy.DeepCopy()
 		p, err := Build(strategy, replicas)
+		if !reflect.DeepEqual(before, &strategy) {
+			t.Fatal("Build modified its input")
+		}
+		if again, err2 := Build(strategy, replicas); !reflect.DeepEqual(p, again) || (err == nil) != (err2 == nil) {
+			t.Fatal("Build is not deterministic")
+		}
 		if err != nil {
 			if _, ok := err.(*FieldError); !ok {
 				t.Fatalf("error %v is a %T, want *FieldError", err, err)

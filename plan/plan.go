@@ -13,8 +13,9 @@
 // canary.steps, abTest.steps and darkLaunch.steps is plan step i, so
 // strategy.analysis.startingStep and the step numbers in approvals and
 // "step=<N>" action tokens mean the same thing in the spec and in the plan.
-// blueGreen prepends its preview step, which is why admission only accepts
-// startingStep 0 there.
+// canarySteps follow the strategy's own steps; blueGreen prepends its preview
+// step, which is why admission only accepts startingStep 0 there. Step.Source
+// names the spec field of every step.
 package plan
 
 import (

@@ -117,6 +117,11 @@ type RolloutStatus struct {
 	// +optional
 	StepReadyAt *metav1.Time `json:"stepReadyAt,omitempty"`
 
+	// FullPromotion is set by a promote-full action: every remaining gate is
+	// skipped except approval gates, until the revision is promoted.
+	// +optional
+	FullPromotion bool `json:"fullPromotion,omitempty"`
+
 	// Weights are the weights sluice last wrote and verified.
 	// +optional
 	Weights TrafficWeights `json:"weights,omitempty"`

@@ -47,6 +47,7 @@ type CanaryStrategy struct {
 	// Steps run in order; each does exactly one thing.
 	// +optional
 	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:XValidation:rule="self.all(s, !has(s.setMirror))",message="canary.steps may not setMirror: mirroring belongs to darkLaunch"
 	Steps []Step `json:"steps,omitempty"`
 
 	// Baseline runs a ReplicaSet of the stable template sized like the canary,

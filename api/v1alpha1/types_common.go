@@ -30,7 +30,7 @@ type Percent string
 // as 0.
 func (p Percent) Float() float64 {
 	v, err := strconv.ParseFloat(string(p), 64)
-	if err != nil || v < 0 || v > 100 {
+	if err != nil || !(v >= 0 && v <= 100) { // also refuses NaN
 		return 0
 	}
 	return v

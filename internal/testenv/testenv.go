@@ -31,14 +31,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	istionetworking "istio.io/client-go/pkg/apis/networking/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	sluicev1 "github.com/sluice-dev/sluice/api/v1alpha1"
+	sluicescheme "github.com/sluice-dev/sluice/internal/scheme"
 )
 
 // Options choose what runs beside the apiserver.
@@ -74,15 +71,6 @@ type Env struct {
 	procs []*process
 }
 
-// Scheme returns a scheme with every type sluice talks to.
-func NewScheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(s))
-	utilruntime.Must(sluicev1.AddToScheme(s))
-	utilruntime.Must(istionetworking.AddToScheme(s))
-	return s
-}
-
 // Start starts the control plane. Call Stop when done.
 func Start(opts Options) (*Env, error) {
 	assets, err := AssetsDir()
@@ -101,7 +89,7 @@ func Start(opts Options) (*Env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating a temporary directory: %w", err)
 	}
-	scheme := NewScheme()
+	scheme := sluicescheme.New()
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,
 		CRDDirectoryPaths:     append([]string{filepath.Join(root, "config", "crd", "bases"), istioCRDs}, opts.ExtraCRDPaths...),

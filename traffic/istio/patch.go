@@ -75,10 +75,10 @@ func (p Patch) String() string {
 	return string(b)
 }
 
-func testOp(path string, v any) Operation     { return Operation{Op: OpTest, Path: path, Value: v} }
-func addOp(path string, v any) Operation      { return Operation{Op: OpAdd, Path: path, Value: v} }
-func replaceOp(path string, v any) Operation  { return Operation{Op: OpReplace, Path: path, Value: v} }
-func removeOp(path string) Operation          { return Operation{Op: OpRemove, Path: path} }
+func testOp(path string, v any) Operation    { return Operation{Op: OpTest, Path: path, Value: v} }
+func addOp(path string, v any) Operation     { return Operation{Op: OpAdd, Path: path, Value: v} }
+func replaceOp(path string, v any) Operation { return Operation{Op: OpReplace, Path: path, Value: v} }
+func removeOp(path string) Operation         { return Operation{Op: OpRemove, Path: path} }
 func setOp(path string, v any, had bool) Operation {
 	if had {
 		return replaceOp(path, v)

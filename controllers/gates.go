@@ -1,0 +1,111 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	sluicev1 "github.com/sluice-dev/sluice/api/v1alpha1"
+	"github.com/sluice-dev/sluice/plan"
+)
+
+// analysisGate waits at an analysis step. AnalysisRuns are created and
+// judged by the analysis controller (the analysis issue); until it runs, the
+// gate holds like a pause until promoted, and says so, rather than passing
+// on data nobody measured.
+func (p *pass) analysisGate(_ context.Context, step plan.Step, promoted bool) (bool, error) {
+	if promoted || p.ro.Status.FullPromotion {
+		return true, nil
+	}
+	p.setPhase(sluicev1.PhasePaused, fmt.Sprintf("step %d (%s): this build of sluice does not run analysis yet; `kubectl sluice promote %s` passes the gate", step.Index, step, p.ro.Name))
+	return false, nil
+}
+
+// approvalGate passes when enough allowed people approved this revision at
+// this step through Approval objects; a rejection aborts. Decisions for
+// another Rollout (by UID), revision or step never count.
+func (p *pass) approvalGate(ctx context.Context, step plan.Step) (bool, error) {
+	st := &p.ro.Status
+	gate := step.Gate.Approval
+	var list sluicev1.ApprovalList
+	if err := p.r.Client.List(ctx, &list, client.InNamespace(p.ro.Namespace)); err != nil {
+		return false, fmt.Errorf("listing Approvals: %w", err)
+	}
+	sort.Slice(list.Items, func(i, j int) bool {
+		return list.Items[i].CreationTimestamp.Before(&list.Items[j].CreationTimestamp)
+	})
+	approvers := map[string]bool{}
+	for _, a := range list.Items {
+		s := a.Spec
+		if s.RolloutRef.Name != p.ro.Name || s.RolloutRef.UID != string(p.ro.UID) || s.Revision != p.desired || s.Step != step.Index {
+			continue
+		}
+		if !allowed(gate.Approvers, s.Approver) {
+			continue
+		}
+		p.recordApproval(a)
+		if s.Decision == sluicev1.DecisionReject {
+			return false, p.abort(ctx, "Rejected", fmt.Sprintf("step %d rejected by %s: %s", step.Index, s.Approver.Username, s.Reason))
+		}
+		approvers[s.Approver.Username] = true
+	}
+	need := int32(1)
+	if gate.MinApprovals != nil {
+		need = *gate.MinApprovals
+	}
+	if int32(len(approvers)) >= need {
+		return true, nil
+	}
+	if gate.Timeout != nil {
+		end := st.StepReadyAt.Add(gate.Timeout.Get())
+		if !p.now.Before(end) {
+			if gate.OnTimeout == "Abort" {
+				return false, p.abort(ctx, "ApprovalTimedOut", fmt.Sprintf("step %d: %d of %d approvals after %s", step.Index, len(approvers), need, gate.Timeout.Get()))
+			}
+		} else {
+			p.wakeAt(end)
+		}
+	}
+	p.setPhase(sluicev1.PhasePaused, fmt.Sprintf("step %d (%s): %d of %d approvals; `kubectl sluice approve %s`", step.Index, step, len(approvers), need, p.ro.Name))
+	return false, nil
+}
+
+func allowed(a sluicev1.Approvers, who sluicev1.ApproverIdentity) bool {
+	if who.Channel == sluicev1.ChannelSlack {
+		return slices.Contains(a.SlackUsers, who.SlackUser)
+	}
+	if slices.Contains(a.Users, who.Username) {
+		return true
+	}
+	for _, g := range who.Groups {
+		if slices.Contains(a.Groups, g) {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *pass) recordApproval(a sluicev1.Approval) {
+	st := &p.ro.Status
+	for _, r := range st.Approvals {
+		if r.Approval == a.Name {
+			return
+		}
+	}
+	who := a.Spec.Approver.Username
+	if a.Spec.Approver.Channel == sluicev1.ChannelSlack {
+		who = a.Spec.Approver.SlackUser
+	}
+	st.Approvals = append(st.Approvals, sluicev1.ApprovalRecord{
+		Step: a.Spec.Step, Revision: a.Spec.Revision, Decision: a.Spec.Decision, Approver: who,
+		Channel: a.Spec.Approver.Channel, At: metav1.NewTime(a.CreationTimestamp.Time), Comment: a.Spec.Reason, Approval: a.Name,
+	})
+	if len(st.Approvals) > 64 {
+		st.Approvals = st.Approvals[len(st.Approvals)-64:]
+	}
+	p.event(eventNormal, "ApprovalRecorded", "%s decided %s at step %d via %s", who, a.Spec.Decision, a.Spec.Step, a.Spec.Approver.Channel)
+}

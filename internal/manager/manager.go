@@ -1,0 +1,77 @@
+// Package manager wires sluice's controllers into a controller-runtime
+// manager. main.go and the tests use the same wiring, so tests run what
+// ships.
+package manager
+
+import (
+	"fmt"
+	"time"
+
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/sluice-dev/sluice/controllers"
+	"github.com/sluice-dev/sluice/internal/scheme"
+)
+
+// Options are the manager's settings; main.go binds them to flags.
+type Options struct {
+	MetricsAddr, ProbeAddr string
+	LeaderElection         bool
+	LeaderNamespace        string
+	Concurrency            int
+	DisableEvents          bool
+	GracefulShutdown       time.Duration
+	// SkipNameValidation lets tests start several managers in one process.
+	SkipNameValidation bool
+}
+
+// New creates the manager with every sluice controller registered.
+func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
+	s := scheme.New()
+	graceful := o.GracefulShutdown
+	if graceful == 0 {
+		graceful = 30 * time.Second
+	}
+	skip := o.SkipNameValidation
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  s,
+		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
+		HealthProbeBindAddress:  o.ProbeAddr,
+		LeaderElection:          o.LeaderElection,
+		LeaderElectionID:        "sluice.dev",
+		LeaderElectionNamespace: o.LeaderNamespace,
+		// Hand the Lease over at once on a clean shutdown.
+		LeaderElectionReleaseOnCancel: true,
+		GracefulShutdownTimeout:       &graceful,
+		// Istio objects are cached as unstructured so sluice's patches keep
+		// fields the typed structs do not know.
+		Client:     client.Options{Cache: &client.CacheOptions{Unstructured: true}},
+		Controller: ctrlConfig(skip),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating manager: %w", err)
+	}
+	r := &controllers.RolloutReconciler{
+		Client:                  mgr.GetClient(),
+		APIReader:               mgr.GetAPIReader(),
+		Scheme:                  s,
+		MaxConcurrentReconciles: o.Concurrency,
+	}
+	if !o.DisableEvents {
+		r.Recorder = mgr.GetEventRecorder("sluice")
+	}
+	if err := r.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the Rollout controller: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return nil, err
+	}
+	return mgr, nil
+}
