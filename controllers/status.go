@@ -38,7 +38,7 @@ func (p *pass) finishStatus(err error) {
 	}
 	phase := string(st.Phase)
 	if phase == "" {
-		phase = "Unknown"
+		phase = "Initializing"
 	}
 	switch {
 	case p.stalled != nil:

@@ -191,8 +191,10 @@ type RolloutStatus struct {
 // TrafficWeights are percentages of the named routes' traffic.
 type TrafficWeights struct {
 	// Stable is the stable subset's weight.
+	// +optional
 	Stable int32 `json:"stable"`
 	// Canary is the canary subset's weight.
+	// +optional
 	Canary int32 `json:"canary"`
 	// Mirror is the percentage of live traffic mirrored to the canary (dark
 	// launch), as a decimal string.
