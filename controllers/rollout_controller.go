@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -15,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/resourceversion"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -51,6 +53,12 @@ type RolloutReconciler struct {
 	Clock     clock.PassiveClock
 	// MaxConcurrentReconciles defaults to 8.
 	MaxConcurrentReconciles int
+
+	// written holds the resourceVersion of each Rollout's last write by this
+	// controller. The informer cache may lag it; acting on an older status
+	// would undo progress (write the previous step's weights again), so a
+	// cached Rollout older than our own write is read from the apiserver.
+	written sync.Map
 }
 
 // +kubebuilder:rbac:groups=sluice.dev,resources=rollouts,verbs=get;list;watch;update;patch
@@ -163,8 +171,12 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	if err := r.Client.Get(ctx, req.NamespacedName, ro); err != nil {
 		if client.IgnoreNotFound(err) == nil {
 			forgetRollout(req.Namespace, req.Name)
+			r.written.Delete(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if err := r.catchUp(ctx, ro); err != nil {
+		return ctrl.Result{}, err
 	}
 	if !ro.DeletionTimestamp.IsZero() {
 		return r.finalize(ctx, ro)
@@ -175,6 +187,7 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 		if err := r.Client.Patch(ctx, ro, client.MergeFrom(orig), client.FieldOwner(sluicev1.FieldManager)); err != nil {
 			return ctrl.Result{}, fmt.Errorf("adding finalizer: %w", err)
 		}
+		r.written.Store(req.NamespacedName, ro.ResourceVersion)
 	}
 
 	orig := ro.DeepCopy()
@@ -184,12 +197,30 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 		if !equality.Semantic.DeepEqual(orig.Status, ro.Status) {
 			if err := r.Client.Status().Patch(ctx, ro, client.MergeFrom(orig), client.FieldOwner(sluicev1.FieldManager)); err != nil {
 				retErr = errors.Join(retErr, fmt.Errorf("patching status: %w", err))
+			} else {
+				r.written.Store(req.NamespacedName, ro.ResourceVersion)
 			}
 		}
 		observePhase(ro)
 		p.emitEvents()
 	}()
 	return p.run(ctx)
+}
+
+// catchUp replaces a cached Rollout that is older than this controller's
+// last write with a fresh read.
+func (r *RolloutReconciler) catchUp(ctx context.Context, ro *sluicev1.Rollout) error {
+	last, ok := r.written.Load(client.ObjectKeyFromObject(ro))
+	if !ok {
+		return nil
+	}
+	if cmp, err := resourceversion.CompareResourceVersion(ro.ResourceVersion, last.(string)); err != nil || cmp >= 0 {
+		return nil
+	}
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(ro), ro); err != nil {
+		return fmt.Errorf("reading Rollout past a stale cache: %w", err)
+	}
+	return nil
 }
 
 // finalize returns the named routes to stable and removes every route sluice
@@ -213,5 +244,6 @@ func (r *RolloutReconciler) finalize(ctx context.Context, ro *sluicev1.Rollout) 
 		return ctrl.Result{}, fmt.Errorf("removing finalizer: %w", err)
 	}
 	forgetRollout(ro.Namespace, ro.Name)
+	r.written.Delete(client.ObjectKeyFromObject(ro))
 	return ctrl.Result{}, nil
 }

@@ -28,7 +28,7 @@ func (s *bytesource) pick(n int) int { return s.next() % n }
 func (s *bytesource) flip() bool     { return s.next()%2 == 1 }
 
 var (
-	fuzzNames = []string{"a", "b", "c", "d", "x", "", "sluice-abtest-a", "sluice-preview-b", "sluice-test-c", "sluice-abtest-zz", "sluice-preview-a", "a"}
+	fuzzNames = []string{"a", "b", "c", "d", "x", "", "sluice-abtest-a", "sluice-preview-b", "sluice-test-c", "sluice-abtest-zz", "sluice-preview-a"}
 	fuzzDests = []map[string]any{
 		{"host": "h", "subset": "stable"},
 		{"host": "h", "subset": "canary", "port": map[string]any{"number": 80}},
@@ -56,14 +56,25 @@ var (
 func fuzzVirtualService(data []byte) (doc map[string]any, tgt VirtualServiceTarget, d Desired) {
 	s := &bytesource{b: data}
 	var http []any
+	used := map[string]bool{}
 	for n := 1 + s.pick(9); n > 0; n-- {
 		r := map[string]any{}
-		if name := fuzzNames[s.pick(len(fuzzNames))]; name != "" || s.flip() {
+		// Names are mostly unique; a duplicate now and then.
+		if name := fuzzNames[s.pick(len(fuzzNames))]; (name != "" || s.flip()) && (!used[name] || s.pick(8) == 0) {
 			r["name"] = name
+			used[name] = true
 		}
 		var dests []any
-		for k := s.pick(4); k > 0; k-- {
-			e := map[string]any{"destination": fuzzDests[s.pick(len(fuzzDests))]}
+		k := 1 + s.pick(3)
+		if s.pick(10) == 0 {
+			k = 0
+		}
+		for ; k > 0; k-- {
+			dst := fuzzDests[s.pick(len(fuzzDests))]
+			if len(dests) == 0 && s.pick(4) != 0 {
+				dst = fuzzDests[0] // usually a valid route: stable first
+			}
+			e := map[string]any{"destination": dst}
 			if w := fuzzWeights[s.pick(len(fuzzWeights))]; w != nil {
 				e["weight"] = w
 			}
@@ -72,7 +83,7 @@ func fuzzVirtualService(data []byte) (doc map[string]any, tgt VirtualServiceTarg
 		if len(dests) > 0 {
 			r["route"] = dests
 		}
-		switch s.pick(8) {
+		switch s.pick(12) {
 		case 1:
 			r["mirror"] = map[string]any{"host": "h", "subset": "canary"}
 			r["mirrorPercentage"] = map[string]any{"value": 3}
@@ -100,8 +111,12 @@ func fuzzVirtualService(data []byte) (doc map[string]any, tgt VirtualServiceTarg
 	}
 	tgt = VirtualServiceTarget{Key: frontend}
 	tgt.Key.Namespace = "ns"
+	present := map[string]bool{}
+	for _, r := range http {
+		present[lookupString(r, "name")] = true
+	}
 	for _, r := range []string{"a", "b", "c", "d"} {
-		if s.flip() {
+		if (present[r] && s.pick(4) != 0) || s.pick(24) == 0 {
 			tgt.Routes = append(tgt.Routes, r)
 		}
 	}
