@@ -10,7 +10,8 @@ import (
 )
 
 // bytesource hands out fuzz bytes as small choices; past the end it returns
-// zeros, so every input is a valid program.
+// zeros, so every input is a valid program. Rare choices are the highest
+// values, so that the zero tail picks the common case.
 type bytesource struct {
 	b []byte
 	i int
@@ -60,18 +61,18 @@ func fuzzVirtualService(data []byte) (doc map[string]any, tgt VirtualServiceTarg
 	for n := 1 + s.pick(9); n > 0; n-- {
 		r := map[string]any{}
 		// Names are mostly unique; a duplicate now and then.
-		if name := fuzzNames[s.pick(len(fuzzNames))]; (name != "" || s.flip()) && (!used[name] || s.pick(8) == 0) {
+		if name := fuzzNames[s.pick(len(fuzzNames))]; (name != "" || s.flip()) && (!used[name] || s.pick(8) == 7) {
 			r["name"] = name
 			used[name] = true
 		}
 		var dests []any
 		k := 1 + s.pick(3)
-		if s.pick(10) == 0 {
+		if s.pick(10) == 9 {
 			k = 0
 		}
 		for ; k > 0; k-- {
 			dst := fuzzDests[s.pick(len(fuzzDests))]
-			if len(dests) == 0 && s.pick(4) != 0 {
+			if len(dests) == 0 && s.pick(4) != 3 {
 				dst = fuzzDests[0] // usually a valid route: stable first
 			}
 			e := map[string]any{"destination": dst}
@@ -116,7 +117,7 @@ func fuzzVirtualService(data []byte) (doc map[string]any, tgt VirtualServiceTarg
 		present[lookupString(r, "name")] = true
 	}
 	for _, r := range []string{"a", "b", "c", "d"} {
-		if (present[r] && s.pick(4) != 0) || s.pick(24) == 0 {
+		if (present[r] && s.pick(4) != 3) || s.pick(24) == 23 {
 			tgt.Routes = append(tgt.Routes, r)
 		}
 	}
