@@ -154,7 +154,7 @@ func (p *pass) steady(ctx context.Context) error {
 	if ready(stable, p.replicas()) {
 		p.setPhase(sluicev1.PhaseHealthy, fmt.Sprintf("revision %s serves all traffic with %d ready replicas", st.StableRevision, p.replicas()))
 	} else {
-		p.setPhase(sluicev1.PhaseProgressing, fmt.Sprintf("waiting for revision %s: %d of %d replicas available", st.StableRevision, stable.Status.AvailableReplicas, p.replicas()))
+		p.setPhase(sluicev1.PhaseProgressing, fmt.Sprintf("waiting for revision %s to have %d available replicas", st.StableRevision, p.replicas()))
 	}
 	p.actions.dropAll(p, "no rollout is in progress")
 	return nil

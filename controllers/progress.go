@@ -114,7 +114,9 @@ func (p *pass) runStep(ctx context.Context, step plan.Step) (done bool, err erro
 			return false, p.abort(ctx, "ProgressDeadlineExceeded", fmt.Sprintf("step %d (%s): %d of %d canary pods available after %s (spec.progressDeadlineSeconds)", step.Index, step, canary.Status.AvailableReplicas, want, p.progressDeadline()))
 		}
 		p.wakeAt(deadline)
-		p.setPhase(sluicev1.PhaseProgressing, fmt.Sprintf("step %d (%s): waiting for canary pods, %d of %d available", step.Index, step, canary.Status.AvailableReplicas, want))
+		// The message leaves out the running count: it would change with
+		// every pod and cost a status write each time.
+		p.setPhase(sluicev1.PhaseProgressing, fmt.Sprintf("step %d (%s): waiting for %d canary pods to become available", step.Index, step, want))
 		return false, nil
 	}
 	if !lowering {

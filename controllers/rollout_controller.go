@@ -111,7 +111,7 @@ func (r *RolloutReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			predicate.AnnotationChangedPredicate{},
 			deletionStarted{},
 		))).
-		Owns(&appsv1.ReplicaSet{}).
+		Owns(&appsv1.ReplicaSet{}, builder.WithPredicates(replicaSetProgress{})).
 		Watches(istioObject(virtualServiceGVK), r.mapByIndex(virtualServiceIndex)).
 		Watches(istioObject(destinationRuleGVK), r.mapByIndex(destinationRuleIndex)).
 		Watches(&sluicev1.Approval{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
@@ -150,6 +150,28 @@ func (r *RolloutReconciler) mapByIndex(index string) handler.EventHandler {
 		}
 		return out
 	})
+}
+
+// replicaSetProgress passes only the ReplicaSet changes a rollout can act
+// on: its size, its available pods, its observed generation, its labels, and
+// creation and deletion. kube-controller-manager's other status updates
+// (fullyLabeledReplicas, a pod created but not ready) would only cost
+// reconciles.
+type replicaSetProgress struct{ predicate.Funcs }
+
+func (replicaSetProgress) Update(e event.UpdateEvent) bool {
+	o, okOld := e.ObjectOld.(*appsv1.ReplicaSet)
+	n, okNew := e.ObjectNew.(*appsv1.ReplicaSet)
+	if !okOld || !okNew {
+		return true
+	}
+	return o.Generation != n.Generation ||
+		o.Status.ObservedGeneration != n.Status.ObservedGeneration ||
+		o.Status.AvailableReplicas != n.Status.AvailableReplicas ||
+		o.Status.ReadyReplicas != n.Status.ReadyReplicas ||
+		o.Status.Replicas != n.Status.Replicas && n.Status.Replicas == 0 ||
+		!equality.Semantic.DeepEqual(o.Labels, n.Labels) ||
+		!n.DeletionTimestamp.IsZero()
 }
 
 // deletionStarted passes the update that sets deletionTimestamp, which
@@ -194,7 +216,7 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	p := &pass{r: r, ro: ro, now: r.Clock.Now()}
 	defer func() {
 		p.finishStatus(retErr)
-		if !equality.Semantic.DeepEqual(orig.Status, ro.Status) {
+		if statusChanged(&orig.Status, &ro.Status) {
 			if err := r.Client.Status().Patch(ctx, ro, client.MergeFrom(orig), client.FieldOwner(sluicev1.FieldManager)); err != nil {
 				retErr = errors.Join(retErr, fmt.Errorf("patching status: %w", err))
 			} else {
@@ -205,6 +227,25 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 		p.emitEvents()
 	}()
 	return p.run(ctx)
+}
+
+// statusChanged decides whether the status is worth a write. While a
+// rollout is in progress, the pod counts alone are not: they change with
+// every pod kube-controller-manager starts, and writing each would double
+// the writes per step. They are written with the next step change, and at
+// rest whenever they change.
+func statusChanged(old, cur *sluicev1.RolloutStatus) bool {
+	if equality.Semantic.DeepEqual(old, cur) {
+		return false
+	}
+	if cur.CanaryRevision == "" || old.CanaryRevision != cur.CanaryRevision {
+		return true
+	}
+	a, b := *old, *cur
+	for _, s := range []*sluicev1.RolloutStatus{&a, &b} {
+		s.Replicas, s.ReadyReplicas, s.UpdatedReplicas, s.AvailableReplicas = 0, 0, 0, 0
+	}
+	return !equality.Semantic.DeepEqual(&a, &b)
 }
 
 // catchUp replaces a cached Rollout that is older than this controller's

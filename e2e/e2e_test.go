@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -139,30 +140,39 @@ func (m *managerProc) peakRSSMB() float64 {
 	return 0
 }
 
-// writes sums the manager's client-go write requests (POST, PUT, PATCH,
-// DELETE) from its metrics endpoint: rest_client_requests_total.
-func (m *managerProc) writes() (float64, error) {
+// metrics returns the manager's metrics page.
+func (m *managerProc) metrics() string {
 	resp, err := http.Get("http://" + m.metricsAddr + "/metrics")
 	if err != nil {
-		return 0, err
+		return err.Error()
 	}
 	defer resp.Body.Close()
-	total := 0.0
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// writes reads the manager's write requests from sluice_api_writes_total,
+// by resource. Leader election's Lease renewals are reported apart.
+func (m *managerProc) writes() (map[string]float64, error) {
+	resp, err := http.Get("http://" + m.metricsAddr + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
 	s := bufio.NewScanner(resp.Body)
 	s.Buffer(make([]byte, 1<<20), 1<<20)
 	for s.Scan() {
 		line := s.Text()
-		if !strings.HasPrefix(line, "rest_client_requests_total{") {
+		if !strings.HasPrefix(line, "sluice_api_writes_total{") {
 			continue
 		}
-		for _, verb := range []string{`method="POST"`, `method="PUT"`, `method="PATCH"`, `method="DELETE"`} {
-			if strings.Contains(line, verb) {
-				v, _ := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-				total += v
-			}
-		}
+		_, rest, _ := strings.Cut(line, `resource="`)
+		resource, _, _ := strings.Cut(rest, `"`)
+		v, _ := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		out[resource] += v
 	}
-	return total, s.Err()
+	return out, s.Err()
 }
 
 // app creates a VirtualService and a DestinationRule named name and

@@ -80,6 +80,14 @@ func TestRestartContinuesMidStep(t *testing.T) {
 	g.Expect(final.History[0].Outcome).To(Equal("Promoted"))
 	g.Expect(final.History[0].Revision).To(Equal(v2))
 
+	// The metrics endpoint reports the phase and the transitions.
+	g.Eventually(func() string { return mgr.metrics() }, 10*time.Second, 200*time.Millisecond).Should(And(
+		ContainSubstring(`sluice_rollout_phase{name="web",namespace="`+ns+`",phase="Healthy"} 1`),
+		MatchRegexp(`sluice_rollout_step_transitions_total\{kind="Promoted",strategy="canary"\} [1-9]`),
+		ContainSubstring("sluice_rollout_reconcile_duration_seconds_bucket"),
+		MatchRegexp(`sluice_api_writes_total\{resource="virtualservices",verb="PATCH"\} [1-9]`),
+	))
+
 	// Each transition happened once across both managers.
 	var evs eventsv1.EventList
 	g.Expect(env.Client.List(ctx, &evs, client.InNamespace(ns))).To(Succeed())

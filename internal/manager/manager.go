@@ -37,7 +37,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		graceful = 30 * time.Second
 	}
 	skip := o.SkipNameValidation
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	mgr, err := ctrl.NewManager(countWrites(cfg), ctrl.Options{
 		Scheme:                  s,
 		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress:  o.ProbeAddr,

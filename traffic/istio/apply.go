@@ -43,7 +43,8 @@ type Result struct {
 	// Patch is the last patch sent (nil when nothing was sent).
 	Patch Patch
 	// Object is the object after the write, as the apiserver returned it,
-	// or as read when nothing was sent.
+	// or as read when nothing was sent; nil when the call failed before a
+	// read succeeded or after the last patch was refused.
 	Object *unstructured.Unstructured
 }
 

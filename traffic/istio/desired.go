@@ -181,11 +181,9 @@ func (d Desired) validateVirtualService(t VirtualServiceTarget) error {
 }
 
 func validatePercent(what string, p v1alpha1.Percent) error {
-	f, err := parsePercent(p)
-	if err != nil {
+	if _, err := parsePercent(p); err != nil {
 		return invalid("%s: %v", what, err)
 	}
-	_ = f
 	return nil
 }
 

@@ -237,7 +237,7 @@ func RenderDestinationRule(obj map[string]any, t DestinationRuleTarget, d Desire
 		}
 		subset, ok := asMap(c.subsets[j])
 		if !ok {
-			return nil, &ConfigError{Code: ReasonDuplicateSubset, Message: fmt.Sprintf("%s: subset %d is not an object", c.object(), j)}
+			return nil, &ConfigError{Code: ReasonMalformedObject, Message: fmt.Sprintf("%s: subset %d is not an object; fix the DestinationRule", c.object(), j)}
 		}
 		path := pointer("spec", "subsets", j)
 		var muts Patch

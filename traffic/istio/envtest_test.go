@@ -139,8 +139,11 @@ func TestAgainstAPIServer(t *testing.T) {
 			t.Errorf("routes %v", got)
 		}
 		sameRoutes(t, before, after, "health", "legacy")
-		for _, k := range []string{"match", "retries", "timeout", "headers", "fault", "corsPolicy"} {
-			sameRaw(t, before, after, []any{"spec", "http", 1, k}, []any{"spec", "http", 2, k})
+		for _, name := range []string{"api", "web"} {
+			was, now := []byte(routeByName(t, before, name)), []byte(routeByName(t, after, name))
+			for _, k := range []string{"name", "match", "retries", "timeout", "headers", "fault", "corsPolicy"} {
+				sameRaw(t, was, now, []any{k})
+			}
 		}
 		if w := res.State.Weights(); w.Stable != 80 || w.Canary != 20 || w.Mirror != "12.5" || !w.MatchedRoutes {
 			t.Errorf("state %+v", w)
@@ -190,7 +193,11 @@ func TestAgainstAPIServer(t *testing.T) {
 		key := create(t, envVS, "concurrent")
 		var refusals []error
 		patches := 0
-		racing := interceptor.NewClient(c.(client.WithWatch), interceptor.Funcs{
+		wc, err := client.NewWithWatch(env.Config, client.Options{Scheme: env.Scheme})
+		if err != nil {
+			t.Fatal(err)
+		}
+		racing := interceptor.NewClient(wc, interceptor.Funcs{
 			Patch: func(ctx context.Context, cl client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
 				patches++
 				if patches == 1 {

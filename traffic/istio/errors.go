@@ -41,6 +41,9 @@ const (
 	// The apiserver refused the patched object as invalid (not a failed
 	// test operation): the object or sluice's change breaks its schema.
 	ReasonPatchRejected = "PatchRejected"
+	// An entry of spec.http or spec.subsets is not an object (the CRD's
+	// schema normally prevents it).
+	ReasonMalformedObject = "MalformedObject"
 	// The Desired state itself is invalid: a bug in the caller, or a spec
 	// admission should have refused.
 	ReasonInvalidTraffic = "InvalidTraffic"

@@ -131,7 +131,8 @@ type routePlan struct {
 
 func (c *vsContext) hostIs(host, svc string) bool {
 	ns := c.t.Key.Namespace
-	return host == svc || host == svc+"."+ns || strings.HasPrefix(host, svc+"."+ns+".svc")
+	q := svc + "." + ns
+	return host == svc || host == q || host == q+".svc" || strings.HasPrefix(host, q+".svc.")
 }
 
 func (c *vsContext) classify(dest map[string]any) string {
@@ -210,7 +211,7 @@ func (c *vsContext) backendDestination(stable map[string]any, role string) map[s
 func (c *vsContext) planRoute(name string, i int) (*routePlan, error) {
 	route, ok := asMap(c.http[i])
 	if !ok {
-		return nil, c.routeErr(ReasonRouteNotWeightable, name, "the route is not an object")
+		return nil, c.routeErr(ReasonMalformedObject, name, "the route is not an object; fix the VirtualService")
 	}
 	p := &routePlan{name: name, index: i, route: route}
 	for _, k := range []string{"delegate", "redirect", "directResponse"} {

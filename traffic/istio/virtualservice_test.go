@@ -428,3 +428,21 @@ func TestStaleReadFails(t *testing.T) {
 		})
 	}
 }
+
+func TestHostIs(t *testing.T) {
+	c := &vsContext{t: VirtualServiceTarget{Key: frontend}}
+	for host, want := range map[string]bool{
+		"web":                        true,
+		"web.shop":                   true,
+		"web.shop.svc":               true,
+		"web.shop.svc.cluster.local": true,
+		"web.shop.svcx":              false,
+		"web.other":                  false,
+		"web-canary":                 false,
+		"webx.shop":                  false,
+	} {
+		if got := c.hostIs(host, "web"); got != want {
+			t.Errorf("%s: %v, want %v", host, got, want)
+		}
+	}
+}

@@ -1,0 +1,137 @@
+package e2e
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"syscall"
+	"testing"
+	"time"
+
+	sluicev1 "github.com/sluice-dev/sluice/api/v1alpha1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+var (
+	benchRollouts = flag.Int("rollouts", 100, "Rollouts in BenchmarkCanaryBacklog (1000 for the large run)")
+	benchIdle     = flag.Duration("idle", 20*time.Second, "how long idle CPU is measured after the backlog is done")
+)
+
+// BenchmarkCanaryBacklog: N Rollouts (replicas 2, one VirtualService and one
+// DestinationRule each, subset routing) are Healthy at v1; the manager is
+// stopped; every Rollout gets a new image; the manager starts. Measured:
+// the time until every Rollout is Healthy on v2 with status observed for its
+// generation (4 setWeight steps each: 25, 50, 75, 100, no pauses), the
+// manager's API writes per step, its CPU seconds and peak RSS, and its idle
+// CPU afterwards. Run once with Events and once without.
+func BenchmarkCanaryBacklog(b *testing.B) {
+	for _, events := range []bool{true, false} {
+		name := "events"
+		if !events {
+			name = "no-events"
+		}
+		b.Run(name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				backlog(b, *benchRollouts, events)
+			}
+		})
+	}
+}
+
+func backlog(b *testing.B, n int, events bool) {
+	ctx := context.Background()
+	ns, err := env.CreateNamespace(ctx, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var extra []string
+	if !events {
+		extra = append(extra, "--disable-events")
+	}
+	extra = append(extra, "--concurrency=16")
+	steps := weights(25, 50, 75, 100)
+	// A long scale-down delay keeps the old revision up, as it would be
+	// right after promotion, and keeps the idle measurement idle.
+	for i := 0; i < n; i++ {
+		ro := app(ctx, b, ns, fmt.Sprintf("app-%04d", i), "app:1", 2, steps, "1h")
+		if err := env.Client.Create(ctx, ro); err != nil {
+			b.Fatal(err)
+		}
+	}
+	mgr := startManager(b, extra...)
+	waitAll(b, ctx, ns, n, "app:1", 10*time.Minute)
+	mgr.stop(syscall.SIGTERM)
+
+	var list sluicev1.RolloutList
+	if err := env.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
+		b.Fatal(err)
+	}
+	for i := range list.Items {
+		ro := &list.Items[i]
+		ro.Spec.Template.Spec.Containers[0].Image = "app:2"
+		if err := env.Client.Update(ctx, ro); err != nil {
+			b.Fatal(err)
+		}
+	}
+
+	b.ResetTimer()
+	start := time.Now()
+	mgr = startManager(b, extra...)
+	defer mgr.stop(syscall.SIGTERM)
+	waitAll(b, ctx, ns, n, "app:2", 20*time.Minute)
+	wall := time.Since(start)
+	b.StopTimer()
+
+	byResource, err := mgr.writes()
+	if err != nil {
+		b.Fatal(err)
+	}
+	writes := 0.0
+	for r, v := range byResource {
+		if r != "leases" {
+			writes += v
+		}
+	}
+	cpu := mgr.cpuSeconds()
+	rss := mgr.peakRSSMB()
+	time.Sleep(2 * time.Second) // let the last status events settle
+	idleStart := mgr.cpuSeconds()
+	time.Sleep(*benchIdle)
+	idlePerMin := (mgr.cpuSeconds() - idleStart) * float64(time.Minute) / float64(*benchIdle)
+
+	totalSteps := float64(n * 4)
+	b.ReportMetric(wall.Seconds(), "wall-s")
+	b.ReportMetric(writes/totalSteps, "writes/step")
+	b.ReportMetric(cpu, "cpu-s")
+	b.ReportMetric(rss, "peak-rss-MB")
+	b.ReportMetric(idlePerMin, "idle-cpu-s/min")
+	b.Logf("%d rollouts × 4 steps, events=%v: wall %.1fs, %.0f writes (%.2f/step; by resource %v), cpu %.1fs, peak RSS %.0f MB, idle %.3f cpu-s/min",
+		n, events, wall.Seconds(), writes, writes/totalSteps, byResource, cpu, rss, idlePerMin)
+}
+
+// waitAll polls until every Rollout in ns is Healthy on image with its
+// status observed for its generation.
+func waitAll(b *testing.B, ctx context.Context, ns string, n int, image string, limit time.Duration) {
+	b.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		var list sluicev1.RolloutList
+		if err := env.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
+			b.Fatal(err)
+		}
+		healthy := 0
+		for _, ro := range list.Items {
+			if ro.Status.ObservedGeneration == ro.Generation && ro.Status.Phase == sluicev1.PhaseHealthy &&
+				ro.Status.StableRevision == revisionOf(ro.Name, image) && ro.Status.CanaryRevision == "" {
+				healthy++
+			}
+		}
+		if healthy == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d Rollouts Healthy on %s after %s", healthy, n, image, limit)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
