@@ -152,7 +152,7 @@ func (p *pass) steady(ctx context.Context) error {
 		return err
 	}
 	if ready(stable, p.replicas()) {
-		p.setPhase(sluicev1.PhaseHealthy, fmt.Sprintf("revision %s serves all traffic with %d ready replicas", st.StableRevision, p.replicas()))
+		p.setPhase(sluicev1.PhaseHealthy, p.healthyMessage())
 	} else {
 		p.setPhase(sluicev1.PhaseProgressing, fmt.Sprintf("waiting for revision %s to have %d available replicas", st.StableRevision, p.replicas()))
 	}
@@ -250,4 +250,10 @@ func (p *pass) endRollout() {
 	st.StepStartedAt = nil
 	st.StepReadyAt = nil
 	st.FullPromotion = false
+}
+
+// healthyMessage is the one Healthy message, so the reconcile after a
+// promotion does not rewrite status just to reword it.
+func (p *pass) healthyMessage() string {
+	return fmt.Sprintf("revision %s serves all traffic with %d replicas", p.ro.Status.StableRevision, p.replicas())
 }

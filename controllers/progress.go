@@ -221,7 +221,7 @@ func (p *pass) promote(ctx context.Context) error {
 	p.event(eventNormal, "Promoted", "revision %s promoted to stable; %s scales down after %s", next, old, p.plan.ScaleDownDelay)
 	stepTransitions.WithLabelValues(p.plan.Strategy, "Promoted").Inc()
 	p.endRollout()
-	p.setPhase(sluicev1.PhaseHealthy, fmt.Sprintf("revision %s promoted and serves all traffic", next))
+	p.setPhase(sluicev1.PhaseHealthy, p.healthyMessage())
 	return nil
 }
 

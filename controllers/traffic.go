@@ -7,7 +7,11 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/resourceversion"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sluicev1 "github.com/sluice-dev/sluice/api/v1alpha1"
 	"github.com/sluice-dev/sluice/plan"
@@ -83,7 +87,8 @@ func (p *pass) writeTraffic(ctx context.Context, d istio.Desired, tolerateMissin
 	}
 	if dr := t.DestinationRule; dr != nil {
 		target := istio.DestinationRuleTarget{Key: types.NamespacedName{Namespace: ns, Name: dr.Name}}
-		res, err := istio.ApplyDestinationRule(ctx, p.r.Client, p.r.APIReader, target, d)
+		res, err := istio.ApplyDestinationRule(ctx, p.r.freshClient(ctx, destinationRuleGVK, target.Key), p.r.APIReader, target, d)
+		p.r.rememberWrite(destinationRuleGVK, target.Key, res.Result)
 		countTrafficPatch("DestinationRule", res.Changed, err)
 		if err != nil && !skip(err) {
 			return p.trafficError(err)
@@ -95,7 +100,8 @@ func (p *pass) writeTraffic(ctx context.Context, d istio.Desired, tolerateMissin
 			Routes:   vs.Routes,
 			SpecPath: fmt.Sprintf("spec.traffic.istio.virtualServices[%d]", i),
 		}
-		res, err := istio.ApplyVirtualService(ctx, p.r.Client, p.r.APIReader, target, d)
+		res, err := istio.ApplyVirtualService(ctx, p.r.freshClient(ctx, virtualServiceGVK, target.Key), p.r.APIReader, target, d)
+		p.r.rememberWrite(virtualServiceGVK, target.Key, res.Result)
 		countTrafficPatch("VirtualService", res.Changed, err)
 		if err != nil && !skip(err) {
 			return p.trafficError(err)
@@ -121,4 +127,46 @@ func (p *pass) trafficError(err error) error {
 		return &stalledError{reason: reason, msg: err.Error()}
 	}
 	return err
+}
+
+// freshClient is the manager's client, except that when the cached copy of
+// an Istio object is older than sluice's own last write to it, reads go to
+// the apiserver: a patch rendered from the stale copy would be refused by
+// its test operations and cost a second write.
+func (r *RolloutReconciler) freshClient(ctx context.Context, gvk schema.GroupVersionKind, key types.NamespacedName) client.Client {
+	last, ok := r.written.Load(writeKey{gvk.Kind, key})
+	if !ok {
+		return r.Client
+	}
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(gvk)
+	if err := r.Client.Get(ctx, key, u); err != nil {
+		return r.Client
+	}
+	if cmp, err := resourceversion.CompareResourceVersion(u.GetResourceVersion(), last.(string)); err == nil && cmp < 0 {
+		return liveReads{Client: r.Client, live: r.APIReader}
+	}
+	return r.Client
+}
+
+func (r *RolloutReconciler) rememberWrite(gvk schema.GroupVersionKind, key types.NamespacedName, res istio.Result) {
+	if res.Changed && res.Object != nil {
+		r.written.Store(writeKey{gvk.Kind, key}, res.Object.GetResourceVersion())
+	}
+}
+
+// writeKey names an object in the reconciler's record of its own writes.
+type writeKey struct {
+	kind string
+	key  types.NamespacedName
+}
+
+// liveReads reads from the apiserver and writes through the manager's client.
+type liveReads struct {
+	client.Client
+	live client.Reader
+}
+
+func (l liveReads) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	return l.live.Get(ctx, key, obj, opts...)
 }
