@@ -155,7 +155,19 @@ func (p *pass) pruneHistory(ctx context.Context, inUse map[string]bool) error {
 	if len(old) <= limit {
 		return nil
 	}
-	sort.Slice(old, func(i, j int) bool { return old[i].CreationTimestamp.Before(&old[j].CreationTimestamp) })
+	// Oldest first. Creation times have one-second resolution, so the
+	// rollout history (newest first) breaks ties.
+	rank := map[string]int{}
+	for i := len(ro.Status.History) - 1; i >= 0; i-- {
+		rank[ro.Status.History[i].Revision] = len(ro.Status.History) - i
+	}
+	sort.SliceStable(old, func(i, j int) bool {
+		a, b := old[i], old[j]
+		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+			return a.CreationTimestamp.Before(&b.CreationTimestamp)
+		}
+		return rank[a.Labels[sluicev1.LabelRevision]] < rank[b.Labels[sluicev1.LabelRevision]]
+	})
 	for _, rs := range old[:len(old)-limit] {
 		if err := r.Client.Delete(ctx, rs, client.Preconditions{UID: &rs.UID}); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("deleting old ReplicaSet %s: %w", rs.Name, err)
