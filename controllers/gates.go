@@ -13,16 +13,76 @@ import (
 	"github.com/sluice-dev/sluice/plan"
 )
 
-// analysisGate waits at an analysis step. AnalysisRuns are created and
-// judged by the analysis controller (the analysis issue); until it runs, the
-// gate holds like a pause until promoted, and says so, rather than passing
-// on data nobody measured.
-func (p *pass) analysisGate(_ context.Context, step plan.Step, promoted bool) (bool, error) {
+// analysisGate runs the step's AnalysisRun and decides on its verdict:
+// Successful passes, Failed aborts with the metric named, Inconclusive
+// waits for a person (promote passes it, abort ends it, retry measures
+// again). It never passes on data nobody measured.
+func (p *pass) analysisGate(ctx context.Context, step plan.Step, promoted bool) (bool, error) {
+	g := step.Gate
+	kind := g.AnalysisKind
+	if kind == "" {
+		kind = plan.AnalysisStepRun
+	}
+	run, err := p.ensureAnalysisRun(ctx, g.Analysis, kind, step.Index)
+	if err != nil {
+		return false, err
+	}
+	p.summarise(run, kind, step.Index)
 	if promoted || p.ro.Status.FullPromotion {
+		return true, p.terminateAnalysis(ctx, run)
+	}
+	switch run.Status.Phase {
+	case sluicev1.AnalysisSuccessful:
+		return true, nil
+	case sluicev1.AnalysisFailed:
+		if g.SwitchBackOnFailure {
+			return false, p.abort(ctx, "PostPromotionAnalysisFailed", run.Status.Message)
+		}
+		return false, p.abort(ctx, "AnalysisFailed", run.Status.Message)
+	case sluicev1.AnalysisInconclusive:
+		if p.actions.retry {
+			p.actions.retry = false
+			p.event(eventNormal, "AnalysisRetried", "measuring %s again", run.Name)
+			return false, p.deleteRun(ctx, run)
+		}
+		p.setPhase(sluicev1.PhasePaused, fmt.Sprintf("step %d (%s): analysis inconclusive: %s; promote to continue, abort, or retry to measure again", step.Index, step, run.Status.Message))
+		return false, nil
+	}
+	p.setPhase(sluicev1.PhaseProgressing, fmt.Sprintf("step %d (%s): analysis %s running", step.Index, step, run.Name))
+	return false, nil
+}
+
+// backgroundAnalysis runs strategy.analysis from its starting step until the
+// rollout ends; a failure aborts, an inconclusive run pauses.
+func (p *pass) backgroundAnalysis(ctx context.Context, stepIndex int32) (hold bool, err error) {
+	bg := p.plan.BackgroundAnalysis
+	if bg == nil || bg.StartingStep == nil || stepIndex < *bg.StartingStep {
+		return false, nil
+	}
+	run, err := p.ensureAnalysisRun(ctx, &bg.AnalysisStep, plan.AnalysisBackground, -1)
+	if err != nil {
+		return false, err
+	}
+	p.summarise(run, plan.AnalysisBackground, -1)
+	switch run.Status.Phase {
+	case sluicev1.AnalysisFailed:
+		return true, p.abort(ctx, "AnalysisFailed", "background analysis: "+run.Status.Message)
+	case sluicev1.AnalysisInconclusive:
+		p.setPhase(sluicev1.PhasePaused, "background analysis inconclusive: "+run.Status.Message+"; abort, or retry to measure again")
+		if p.actions.retry {
+			p.actions.retry = false
+			return true, p.deleteRun(ctx, run)
+		}
 		return true, nil
 	}
-	p.setPhase(sluicev1.PhasePaused, fmt.Sprintf("step %d (%s): this build of sluice does not run analysis yet; `kubectl sluice promote %s` passes the gate", step.Index, step, p.ro.Name))
 	return false, nil
+}
+
+func (p *pass) deleteRun(ctx context.Context, run *sluicev1.AnalysisRun) error {
+	if err := p.r.Client.Delete(ctx, run, client.Preconditions{UID: &run.UID}); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("deleting AnalysisRun %s: %w", run.Name, err)
+	}
+	return errRequeue
 }
 
 // approvalGate passes when enough allowed people approved this revision at

@@ -48,6 +48,9 @@ func (p *pass) progress(ctx context.Context) error {
 			p.setPhase(sluicev1.PhasePaused, fmt.Sprintf("paused by spec.paused at step %d (%s)", i, step))
 			return nil
 		}
+		if hold, err := p.backgroundAnalysis(ctx, i); err != nil || hold {
+			return err
+		}
 		done, err := p.runStep(ctx, step)
 		if err != nil || !done {
 			return err

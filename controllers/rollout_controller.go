@@ -65,6 +65,8 @@ type RolloutReconciler struct {
 // +kubebuilder:rbac:groups=sluice.dev,resources=rollouts/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=sluice.dev,resources=rollouts/finalizers,verbs=update
 // +kubebuilder:rbac:groups=sluice.dev,resources=approvals,verbs=get;list;watch
+// +kubebuilder:rbac:groups=sluice.dev,resources=analysisruns,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=sluice.dev,resources=analysistemplates;clusteranalysistemplates,verbs=get;list;watch
 // +kubebuilder:rbac:groups=apps,resources=replicasets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=networking.istio.io,resources=virtualservices;destinationrules,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;patch
@@ -112,6 +114,7 @@ func (r *RolloutReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			deletionStarted{},
 		))).
 		Owns(&appsv1.ReplicaSet{}, builder.WithPredicates(replicaSetProgress{})).
+		Owns(&sluicev1.AnalysisRun{}).
 		Watches(istioObject(virtualServiceGVK), r.mapByIndex(virtualServiceIndex)).
 		Watches(istioObject(destinationRuleGVK), r.mapByIndex(destinationRuleIndex)).
 		Watches(&sluicev1.Approval{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {

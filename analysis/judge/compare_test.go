@@ -195,3 +195,28 @@ func TestCompareHugeValues(t *testing.T) {
 	g.Expect(r.Lower).To(BeNumerically("<=", r.Shift))
 	g.Expect(r.Shift).To(BeNumerically("<=", r.Upper))
 }
+
+// Type-7 quartiles against numpy's default (linear) method:
+// numpy.percentile([1, 2, 2.5, 3, 3.5, 4, 4.5, 5, 30], [25, 75]) = [2.5, 4.5]
+// (testdata/reference.py); by hand for [1 2 3 4]: h = 3·0.25 = 0.75, so
+// Q1 = 1 + 0.75·(2−1) = 1.75 and Q3 = 3 + 0.25·(4−3) = 3.25.
+func TestQuantileAndFences(t *testing.T) {
+	g := NewWithT(t)
+	o := []float64{1, 2, 2.5, 3, 3.5, 4, 4.5, 5, 30}
+	g.Expect([]float64{quantile(o, 0.25), quantile(o, 0.75)}).To(Equal([]float64{2.5, 4.5}))
+	g.Expect([]float64{quantile([]float64{1, 2, 3, 4}, 0.25), quantile([]float64{1, 2, 3, 4}, 0.75)}).To(Equal([]float64{1.75, 3.25}))
+	g.Expect(quantile([]float64{7}, 0.75)).To(Equal(7.0))
+	// Fences at k=3 (the default for k=0) are [−3.5, 10.5]: 30 goes.
+	kept, dropped := trimOutliers(o, 0)
+	g.Expect(dropped).To(Equal(1))
+	g.Expect(kept).To(Equal(o[:8]))
+	// At k=1.5 they are [−0.5, 7.5]; the bounds themselves stay.
+	kept, dropped = trimOutliers([]float64{-0.5, 2, 2.5, 3, 3.5, 4, 4.5, 7.5, 7.6}, 1.5)
+	g.Expect(dropped).To(Equal(1), "%v", kept)
+	g.Expect(kept).To(Equal([]float64{-0.5, 2, 2.5, 3, 3.5, 4, 4.5, 7.5}))
+	// Huge spreads do not overflow into NaN fences.
+	m := math.MaxFloat64
+	kept, dropped = trimOutliers([]float64{-m, -m, 0, m, m}, 3)
+	g.Expect(dropped).To(Equal(0))
+	g.Expect(kept).To(HaveLen(5))
+}

@@ -152,7 +152,7 @@ func FuzzHodgesLehmann(f *testing.F) {
 		m := newDiffMatrix(xs, ys)
 		m.budget = int64(mode>>2) % 4
 		for k := int64(1); k <= int64(len(d)); k++ {
-			if v := m.kth(k); v != d[k-1] {
+			if v, _ := m.kth(m.full(), k, false); v != d[k-1] {
 				t.Fatalf("kth(%d) = %v, want %v (budget %d) x=%v y=%v", k, v, d[k-1], m.budget, x, y)
 			}
 		}

@@ -161,11 +161,13 @@ func TestSelectionMatchesBruteForce(t *testing.T) {
 		m := newDiffMatrix(sortedCopy(x), sortedCopy(y))
 		m.budget = []int64{0, 1, 3, 10}[iter%4]
 		m.seed = uint64(iter)
-		if iter%8 >= 4 {
-			m.sample = []float64{} // no sample: interpolation and bisection only
-		}
+		m.noSample = iter%8 >= 4 // then interpolation and bisection only
 		for k := int64(1); k <= int64(len(d)); k++ {
-			g.Expect(m.kth(k)).To(Equal(d[k-1]), "iter %d k=%d x=%v y=%v", iter, k, x, y)
+			v, next := m.kth(m.full(), k, true)
+			g.Expect(v).To(Equal(d[k-1]), "iter %d k=%d x=%v y=%v", iter, k, x, y)
+			if k < int64(len(d)) {
+				g.Expect(next).To(Equal(d[k]), "next: iter %d k=%d x=%v y=%v", iter, k, x, y)
+			}
 		}
 		e3, l3, h3 := m.hodgesLehmann(clampConfidence(conf))
 		g.Expect([]float64{e3, l3, h3}).To(Equal([]float64{est, lo, hi}), "iter %d budget %d", iter, m.budget)
@@ -186,10 +188,25 @@ func TestSelectionLargeMatchesBruteForce(t *testing.T) {
 		m := newDiffMatrix(sortedCopy(x), sortedCopy(y))
 		for range 40 {
 			k := 1 + rng.Int64N(int64(len(d)))
-			g.Expect(m.kth(k)).To(Equal(d[k-1]), "iter %d k=%d", iter, k)
+			v, next := m.kth(m.full(), k, true)
+			g.Expect(v).To(Equal(d[k-1]), "iter %d k=%d", iter, k)
+			if k < int64(len(d)) {
+				g.Expect(next).To(Equal(d[k]), "next: iter %d k=%d", iter, k)
+			}
 		}
-		g.Expect(m.kth(1)).To(Equal(d[0]))
-		g.Expect(m.kth(int64(len(d)))).To(Equal(d[len(d)-1]))
+		// From a shared bracket, every rank inside it.
+		kLo := 1 + rng.Int64N(int64(len(d)))
+		kHi := min(kLo+rng.Int64N(int64(len(d))/10+1), int64(len(d)))
+		w := m.bracket(kLo, kHi)
+		g.Expect(w.cntLo < kLo && kHi <= w.cntHi).To(BeTrue())
+		for k := kLo; k <= kHi; k += 1 + (kHi-kLo)/50 {
+			v, _ := m.kth(w, k, false)
+			g.Expect(v).To(Equal(d[k-1]), "bracketed: iter %d k=%d", iter, k)
+		}
+		v, _ := m.kth(m.full(), 1, false)
+		g.Expect(v).To(Equal(d[0]))
+		v, _ = m.kth(m.full(), int64(len(d)), false)
+		g.Expect(v).To(Equal(d[len(d)-1]))
 	}
 }
 

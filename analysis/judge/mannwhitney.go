@@ -173,6 +173,49 @@ func finiteSorted(v []float64) (out []float64, dropped int) {
 			out = append(out, f)
 		}
 	}
-	slices.Sort(out)
+	sortFloats(out)
 	return out, dropped
+}
+
+// sortFloats sorts NaN-free v ascending. Sorting is a third of Compare's time
+// at 10,000 samples a side, so large inputs get an LSD radix sort on the
+// order-preserving integer keys of the floats (orderKey): 8 passes of one
+// byte, skipping the bytes that all keys share (the sign and exponent of
+// samples of one magnitude), about twice as fast as a comparison sort here.
+func sortFloats(v []float64) {
+	if len(v) < 512 {
+		slices.Sort(v)
+		return
+	}
+	keys := make([]uint64, len(v))
+	tmp := make([]uint64, len(v))
+	var counts [8][256]int
+	for i, f := range v {
+		k := orderKey(f)
+		keys[i] = k
+		for d := range counts {
+			counts[d][byte(k>>(8*d))]++
+		}
+	}
+	for d := range counts {
+		c := &counts[d]
+		shift := 8 * uint(d)
+		if c[byte(keys[0]>>shift)] == len(keys) {
+			continue // every key has this byte: the pass would not move anything
+		}
+		sum := 0
+		for b, n := range c {
+			c[b] = sum
+			sum += n
+		}
+		for _, k := range keys {
+			b := byte(k >> shift)
+			tmp[c[b]] = k
+			c[b]++
+		}
+		keys, tmp = tmp, keys
+	}
+	for i, k := range keys {
+		v[i] = fromOrderKey(k)
+	}
 }

@@ -2,6 +2,8 @@ package judge
 
 import (
 	"math"
+	"math/rand/v2"
+	"slices"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -135,4 +137,33 @@ func binomial(n, k int) int64 {
 func sortedCopy(v []float64) []float64 {
 	s, _ := finiteSorted(v)
 	return s
+}
+
+func TestSortFloats(t *testing.T) {
+	g := NewWithT(t)
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{0, 1, 100, 511, 512, 513, 5000} {
+		for mode := range 4 {
+			v := make([]float64, n)
+			for i := range v {
+				switch mode {
+				case 0:
+					v[i] = rng.NormFloat64() * 1e3
+				case 1:
+					v[i] = float64(rng.IntN(5)) // ties, one byte differs
+				case 2:
+					v[i] = math.Float64frombits(rng.Uint64()) // any bits
+					if math.IsNaN(v[i]) {
+						v[i] = math.Inf(int(rng.IntN(2))*2 - 1)
+					}
+				default:
+					v[i] = 42
+				}
+			}
+			want := slices.Clone(v)
+			slices.Sort(want)
+			sortFloats(v)
+			g.Expect(v).To(Equal(want), "n=%d mode=%d", n, mode)
+		}
+	}
 }
