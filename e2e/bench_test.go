@@ -15,6 +15,8 @@ import (
 var (
 	benchRollouts = flag.Int("rollouts", 100, "Rollouts in BenchmarkCanaryBacklog (1000 for the large run)")
 	benchIdle     = flag.Duration("idle", 20*time.Second, "how long idle CPU is measured after the backlog is done")
+	benchWorkers  = flag.Int("concurrency", 64, "the manager's --concurrency in BenchmarkCanaryBacklog")
+	benchEvents   = flag.String("events", "both", "run with Events (on), without (off) or both")
 )
 
 // BenchmarkCanaryBacklog: N Rollouts (replicas 2, one VirtualService and one
@@ -29,6 +31,9 @@ func BenchmarkCanaryBacklog(b *testing.B) {
 		name := "events"
 		if !events {
 			name = "no-events"
+		}
+		if *benchEvents != "both" && (*benchEvents == "on") != events {
+			continue
 		}
 		b.Run(name, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
@@ -48,7 +53,7 @@ func backlog(b *testing.B, n int, events bool) {
 	if !events {
 		extra = append(extra, "--disable-events")
 	}
-	extra = append(extra, "--concurrency=16")
+	extra = append(extra, fmt.Sprintf("--concurrency=%d", *benchWorkers))
 	steps := weights(25, 50, 75, 100)
 	// A long scale-down delay keeps the old revision up, as it would be
 	// right after promotion, and keeps the idle measurement idle.

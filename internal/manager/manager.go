@@ -67,6 +67,10 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Rollout controller: %w", err)
 	}
+	ar := &controllers.AnalysisRunReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader()}
+	if err := ar.SetupWithManager(mgr, o.Concurrency); err != nil {
+		return nil, fmt.Errorf("setting up the AnalysisRun controller: %w", err)
+	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return nil, err
 	}
