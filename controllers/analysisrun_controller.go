@@ -16,11 +16,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 
-	sluicev1 "github.com/sluice-dev/sluice/api/v1alpha1"
 	"github.com/sluice-dev/sluice/analysis/condition"
 	"github.com/sluice-dev/sluice/analysis/judge"
 	"github.com/sluice-dev/sluice/analysis/measure"
 	"github.com/sluice-dev/sluice/analysis/prometheus"
+	sluicev1 "github.com/sluice-dev/sluice/api/v1alpha1"
 )
 
 // AnalysisRunReconciler takes the measurements of AnalysisRuns when they are

@@ -216,7 +216,9 @@ func TestPauseResumeAndPromoteFull(t *testing.T) {
 	v1 := f.revisionOf("web:1")
 	f.waitHealthy(v1)
 	v2 := f.setImage("web:2")
-	f.waitFor("timed pause", func(ro *sluicev1.Rollout) bool { return ro.Status.CurrentStepIndex != nil && *ro.Status.CurrentStepIndex == 1 })
+	f.waitFor("timed pause", func(ro *sluicev1.Rollout) bool {
+		return ro.Status.CurrentStepIndex != nil && *ro.Status.CurrentStepIndex == 1
+	})
 
 	f.update(func(ro *sluicev1.Rollout) { ro.Spec.Paused = true })
 	f.waitStep(1, sluicev1.PhasePaused)

@@ -152,7 +152,9 @@ func TestAdmissionRejectsInvalidObjects(t *testing.T) {
 			"spec.traffic.istio.virtualServices[0].routes"},
 		{"empty route name", base, func(o map[string]any) { set(o, "spec.traffic.istio.virtualServices.0.routes", []any{""}) },
 			"spec.traffic.istio.virtualServices[0].routes[0]"},
-		{"reserved route name", base, func(o map[string]any) { set(o, "spec.traffic.istio.virtualServices.0.routes", []any{"sluice-abtest-x"}) },
+		{"reserved route name", base, func(o map[string]any) {
+			set(o, "spec.traffic.istio.virtualServices.0.routes", []any{"sluice-abtest-x"})
+		},
 			"route names starting with sluice- are reserved"},
 		{"duplicate route", base, func(o map[string]any) { set(o, "spec.traffic.istio.virtualServices.0.routes", []any{"a", "a"}) },
 			"a route is listed twice"},
