@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	sluicev1 "github.com/sluice-dev/sluice/api/v1alpha1"
+	"github.com/sluice-dev/sluice/internal/testenv"
+)
+
+// The plugin's commands run against a real apiserver; the test plays the
+// controller's part by writing status, so each command's own effect is
+// what is asserted.
+var env *testenv.Env
+
+func TestMain(m *testing.M) {
+	var err error
+	if env, err = testenv.Start(testenv.Options{}); err != nil {
+		fmt.Fprintln(os.Stderr, "testenv:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	env.Stop()
+	os.Exit(code)
+}
+
+func run(ns string, args ...string) (string, error) {
+	var out bytes.Buffer
+	cmd := newRootCommand(genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &out})
+	cmd.SetArgs(append([]string{"--kubeconfig", env.Kubeconfig, "-n", ns}, args...))
+	err := cmd.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+func newRollout(t *testing.T) (string, *sluicev1.Rollout) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns, err := env.CreateNamespace(ctx, "plugin")
+	g.Expect(err).NotTo(HaveOccurred())
+	ro := &sluicev1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
+		Spec: sluicev1.RolloutSpec{
+			Replicas: ptr.To[int32](2),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "web:1"}}},
+			},
+			Strategy: sluicev1.RolloutStrategy{Canary: &sluicev1.CanaryStrategy{Steps: []sluicev1.Step{{SetWeight: ptr.To[int32](10)}, {Pause: &sluicev1.PauseStep{}}}}},
+			Traffic: sluicev1.TrafficRouting{Istio: sluicev1.IstioTraffic{
+				VirtualServices: []sluicev1.VirtualServiceRef{{Name: "web", Routes: []string{"primary"}}},
+				DestinationRule: &sluicev1.DestinationRuleRef{Name: "web", StableSubset: "stable", CanarySubset: "canary"},
+			}},
+		},
+	}
+	g.Expect(env.Client.Create(ctx, ro)).To(Succeed())
+	return ns, ro
+}
+
+// setStatus writes status as the controller would.
+func setStatus(t *testing.T, ro *sluicev1.Rollout, mutate func(*sluicev1.RolloutStatus)) {
+	g := NewWithT(t)
+	cur := &sluicev1.Rollout{}
+	g.Expect(env.Client.Get(context.Background(), client.ObjectKeyFromObject(ro), cur)).To(Succeed())
+	cur.Status.ObservedGeneration = cur.Generation
+	mutate(&cur.Status)
+	g.Expect(env.Client.Status().Update(context.Background(), cur)).To(Succeed())
+}
+
+func get(t *testing.T, ro *sluicev1.Rollout) *sluicev1.Rollout {
+	cur := &sluicev1.Rollout{}
+	NewWithT(t).Expect(env.Client.Get(context.Background(), client.ObjectKeyFromObject(ro), cur)).To(Succeed())
+	return cur
+}
+
+func TestActions(t *testing.T) {
+	g := NewWithT(t)
+	ns, ro := newRollout(t)
+	setStatus(t, ro, func(s *sluicev1.RolloutStatus) {
+		s.Phase, s.CurrentStepIndex, s.StepCount, s.CanaryRevision = sluicev1.PhasePaused, ptr.To[int32](1), 3, "abc"
+	})
+
+	out, err := run(ns, "promote", "web")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(out).To(ContainSubstring("sluice.dev/promote requested"))
+	tok := get(t, ro).Annotations[sluicev1.AnnotationPromote]
+	g.Expect(tok).To(HavePrefix("step=1;"), "promote is bound to the step it was typed at")
+
+	_, err = run(ns, "promote", "--full", "web")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(get(t, ro).Annotations).To(HaveKey(sluicev1.AnnotationPromoteFull))
+
+	for cmd, key := range map[string]string{"abort": sluicev1.AnnotationAbort, "retry": sluicev1.AnnotationRetry} {
+		before := get(t, ro).Annotations[key]
+		_, err = run(ns, cmd, "web")
+		g.Expect(err).NotTo(HaveOccurred())
+		after := get(t, ro).Annotations[key]
+		g.Expect(after).NotTo(BeEmpty())
+		g.Expect(after).NotTo(Equal(before), "each call is a new token, so it is acted on")
+	}
+
+	_, err = run(ns, "pause", "web")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(get(t, ro).Spec.Paused).To(BeTrue())
+	_, err = run(ns, "resume", "web")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(get(t, ro).Spec.Paused).To(BeFalse())
+
+	_, err = run(ns, "promote", "missing")
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(err.Error()).To(ContainSubstring("not found"))
+}
+
+func TestStatusExitCodes(t *testing.T) {
+	g := NewWithT(t)
+	ns, ro := newRollout(t)
+
+	setStatus(t, ro, func(s *sluicev1.RolloutStatus) { s.Phase, s.Message = sluicev1.PhaseProgressing, "step 0" })
+	out, err := run(ns, "status", "web", "--timeout", "2s")
+	g.Expect(exitCode(err)).To(Equal(2), "timeout: %v", err)
+	g.Expect(out).To(ContainSubstring("phase Progressing"))
+
+	setStatus(t, ro, func(s *sluicev1.RolloutStatus) { s.Phase, s.Message = sluicev1.PhaseHealthy, "all good" })
+	out, err = run(ns, "status", "web", "--timeout", "10s")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(out).To(ContainSubstring("phase Healthy"))
+
+	setStatus(t, ro, func(s *sluicev1.RolloutStatus) { s.Phase, s.Message = sluicev1.PhaseDegraded, "aborted: error-rate" })
+	_, err = run(ns, "status", "web", "--timeout", "10s")
+	var e *exitError
+	g.Expect(errors.As(err, &e)).To(BeTrue())
+	g.Expect(e.code).To(Equal(1))
+	g.Expect(err.Error()).To(ContainSubstring("aborted: error-rate"))
+}
+
+func TestListAndVersion(t *testing.T) {
+	g := NewWithT(t)
+	ns, ro := newRollout(t)
+	setStatus(t, ro, func(s *sluicev1.RolloutStatus) {
+		s.Strategy, s.Phase, s.StableRevision, s.CanaryRevision = "canary", sluicev1.PhasePaused, "aaa", "bbb"
+		s.CurrentStepIndex, s.StepCount, s.Weights = ptr.To[int32](1), 3, sluicev1.TrafficWeights{Stable: 90, Canary: 10}
+	})
+	out, err := run(ns, "list")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(out).To(MatchRegexp(`NAME\s+STRATEGY\s+PHASE\s+STEP\s+WEIGHT\s+STABLE\s+CANARY`))
+	g.Expect(out).To(MatchRegexp(`web\s+canary\s+Paused\s+1/3\s+10\s+aaa\s+bbb`))
+
+	out, err = run(ns, "version")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(out).To(Equal("kubectl-sluice dev\n"))
+}
