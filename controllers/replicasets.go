@@ -9,6 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/resourceversion"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -32,10 +33,33 @@ func (r *RolloutReconciler) listReplicaSets(ctx context.Context, ro *sluicev1.Ro
 			continue
 		}
 		if rev := rs.Labels[sluicev1.LabelRevision]; rev != "" {
-			out[rev] = rs
+			out[rev] = r.newest(rs)
 		}
 	}
 	return out, nil
+}
+
+// newest is the cached ReplicaSet, or the copy sluice's own last write to it
+// returned when the cache has not caught up with that write yet (scaling it
+// again would be a wasted write).
+func (r *RolloutReconciler) newest(rs *appsv1.ReplicaSet) *appsv1.ReplicaSet {
+	key := writeKey{"ReplicaSet", client.ObjectKeyFromObject(rs)}
+	v, ok := r.written.Load(key)
+	if !ok {
+		return rs
+	}
+	last := v.(*appsv1.ReplicaSet)
+	if last.UID == rs.UID {
+		if cmp, err := resourceversion.CompareResourceVersion(rs.ResourceVersion, last.ResourceVersion); err == nil && cmp < 0 {
+			return last.DeepCopy()
+		}
+	}
+	r.written.Delete(key)
+	return rs
+}
+
+func (r *RolloutReconciler) rememberReplicaSet(rs *appsv1.ReplicaSet) {
+	r.written.Store(writeKey{"ReplicaSet", client.ObjectKeyFromObject(rs)}, rs.DeepCopy())
 }
 
 func replicaSetName(ro *sluicev1.Rollout, revision string) string {
@@ -81,6 +105,13 @@ func (p *pass) ensureReplicaSet(ctx context.Context, revision, role string, repl
 	r, ro, sets := p.r, p.ro, p.sets
 	rs, ok := sets[revision]
 	if !ok {
+		// Created by an earlier reconcile, but not in the cache yet.
+		if v, known := r.written.Load(writeKey{"ReplicaSet", client.ObjectKey{Namespace: ro.Namespace, Name: replicaSetName(ro, revision)}}); known {
+			rs, ok = v.(*appsv1.ReplicaSet).DeepCopy(), true
+			sets[revision] = rs
+		}
+	}
+	if !ok {
 		if revision != p.desired {
 			return nil, &stalledError{reason: "ReplicaSetMissing", msg: fmt.Sprintf("the ReplicaSet of revision %s was deleted and its template is no longer in spec.template; set spec.template back to that revision's template or let the rollout of %s continue", revision, p.desired)}
 		}
@@ -95,6 +126,7 @@ func (p *pass) ensureReplicaSet(ctx context.Context, revision, role string, repl
 			}
 			return nil, fmt.Errorf("creating ReplicaSet %s: %w", rs.Name, err)
 		}
+		r.rememberReplicaSet(rs)
 		sets[revision] = rs
 		return rs, nil
 	}
@@ -104,8 +136,14 @@ func (p *pass) ensureReplicaSet(ctx context.Context, revision, role string, repl
 	patch := fmt.Sprintf(`{"metadata":{"labels":{%q:%q}},"spec":{"replicas":%d}}`, sluicev1.LabelRole, role, replicas)
 	updated := rs.DeepCopy()
 	if err := r.Client.Patch(ctx, updated, client.RawPatch(types.MergePatchType, []byte(patch)), client.FieldOwner(sluicev1.FieldManager)); err != nil {
+		if apierrors.IsNotFound(err) {
+			// Deleted behind our back: forget our copy, recreate next time.
+			r.written.Delete(writeKey{"ReplicaSet", client.ObjectKeyFromObject(rs)})
+			return nil, errRequeue
+		}
 		return nil, fmt.Errorf("scaling ReplicaSet %s to %d: %w", rs.Name, replicas, err)
 	}
+	r.rememberReplicaSet(updated)
 	sets[revision] = updated
 	return updated, nil
 }
@@ -119,8 +157,14 @@ func (p *pass) scaleDown(ctx context.Context, revision string) error {
 	}
 	updated := rs.DeepCopy()
 	if err := r.Client.Patch(ctx, updated, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"replicas":0}}`)), client.FieldOwner(sluicev1.FieldManager)); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.written.Delete(writeKey{"ReplicaSet", client.ObjectKeyFromObject(rs)})
+			delete(sets, revision)
+			return nil
+		}
 		return fmt.Errorf("scaling ReplicaSet %s down: %w", rs.Name, err)
 	}
+	r.rememberReplicaSet(updated)
 	sets[revision] = updated
 	return nil
 }
@@ -172,6 +216,7 @@ func (p *pass) pruneHistory(ctx context.Context, inUse map[string]bool) error {
 		if err := r.Client.Delete(ctx, rs, client.Preconditions{UID: &rs.UID}); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("deleting old ReplicaSet %s: %w", rs.Name, err)
 		}
+		r.written.Delete(writeKey{"ReplicaSet", client.ObjectKeyFromObject(rs)})
 		delete(sets, rs.Labels[sluicev1.LabelRevision])
 	}
 	return nil

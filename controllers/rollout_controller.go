@@ -54,10 +54,13 @@ type RolloutReconciler struct {
 	// MaxConcurrentReconciles defaults to 8.
 	MaxConcurrentReconciles int
 
-	// written holds the resourceVersion of each Rollout's last write by this
-	// controller. The informer cache may lag it; acting on an older status
-	// would undo progress (write the previous step's weights again), so a
-	// cached Rollout older than our own write is read from the apiserver.
+	// written holds a copy of each object as this controller's last write
+	// to it returned it (Rollouts, VirtualServices, DestinationRules). The
+	// informer cache may lag it; acting on an older Rollout status would undo
+	// progress (write the previous step's weights again), and a guarded patch
+	// rendered from an older VirtualService would be refused. When the cache
+	// is older, the copy is used: it is what the apiserver said, and reading
+	// it again would cost the apiserver a GET.
 	written sync.Map
 }
 
@@ -212,7 +215,7 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 		if err := r.Client.Patch(ctx, ro, client.MergeFrom(orig), client.FieldOwner(sluicev1.FieldManager)); err != nil {
 			return ctrl.Result{}, fmt.Errorf("adding finalizer: %w", err)
 		}
-		r.written.Store(req.NamespacedName, ro.ResourceVersion)
+		r.written.Store(req.NamespacedName, ro.DeepCopy())
 	}
 
 	orig := ro.DeepCopy()
@@ -223,7 +226,7 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 			if err := r.Client.Status().Patch(ctx, ro, client.MergeFrom(orig), client.FieldOwner(sluicev1.FieldManager)); err != nil {
 				retErr = errors.Join(retErr, fmt.Errorf("patching status: %w", err))
 			} else {
-				r.written.Store(req.NamespacedName, ro.ResourceVersion)
+				r.written.Store(req.NamespacedName, ro.DeepCopy())
 			}
 		}
 		observePhase(ro)
@@ -254,15 +257,17 @@ func statusChanged(old, cur *sluicev1.RolloutStatus) bool {
 // catchUp replaces a cached Rollout that is older than this controller's
 // last write with a fresh read.
 func (r *RolloutReconciler) catchUp(ctx context.Context, ro *sluicev1.Rollout) error {
-	last, ok := r.written.Load(client.ObjectKeyFromObject(ro))
+	v, ok := r.written.Load(client.ObjectKeyFromObject(ro))
 	if !ok {
 		return nil
 	}
-	if cmp, err := resourceversion.CompareResourceVersion(ro.ResourceVersion, last.(string)); err != nil || cmp >= 0 {
-		return nil
+	last := v.(*sluicev1.Rollout)
+	cmp, err := resourceversion.CompareResourceVersion(ro.ResourceVersion, last.ResourceVersion)
+	if err != nil {
+		return r.APIReader.Get(ctx, client.ObjectKeyFromObject(ro), ro)
 	}
-	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(ro), ro); err != nil {
-		return fmt.Errorf("reading Rollout past a stale cache: %w", err)
+	if cmp < 0 {
+		last.DeepCopyInto(ro)
 	}
 	return nil
 }
@@ -289,5 +294,10 @@ func (r *RolloutReconciler) finalize(ctx context.Context, ro *sluicev1.Rollout) 
 	}
 	forgetRollout(ro.Namespace, ro.Name)
 	r.written.Delete(client.ObjectKeyFromObject(ro))
+	if sets, err := r.listReplicaSets(ctx, ro); err == nil {
+		for _, rs := range sets {
+			r.written.Delete(writeKey{"ReplicaSet", client.ObjectKeyFromObject(rs)})
+		}
+	}
 	return ctrl.Result{}, nil
 }

@@ -130,28 +130,29 @@ func (p *pass) trafficError(err error) error {
 }
 
 // freshClient is the manager's client, except that when the cached copy of
-// an Istio object is older than sluice's own last write to it, reads go to
-// the apiserver: a patch rendered from the stale copy would be refused by
-// its test operations and cost a second write.
+// an Istio object is older than sluice's own last write to it, reads return
+// the copy that write returned: a patch rendered from the stale cache would
+// be refused by its test operations and cost a second write.
 func (r *RolloutReconciler) freshClient(ctx context.Context, gvk schema.GroupVersionKind, key types.NamespacedName) client.Client {
-	last, ok := r.written.Load(writeKey{gvk.Kind, key})
+	v, ok := r.written.Load(writeKey{gvk.Kind, key})
 	if !ok {
 		return r.Client
 	}
+	last := v.(*unstructured.Unstructured)
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(gvk)
 	if err := r.Client.Get(ctx, key, u); err != nil {
 		return r.Client
 	}
-	if cmp, err := resourceversion.CompareResourceVersion(u.GetResourceVersion(), last.(string)); err == nil && cmp < 0 {
-		return liveReads{Client: r.Client, live: r.APIReader}
+	if cmp, err := resourceversion.CompareResourceVersion(u.GetResourceVersion(), last.GetResourceVersion()); err == nil && cmp < 0 {
+		return knownCopy{Client: r.Client, obj: last}
 	}
 	return r.Client
 }
 
 func (r *RolloutReconciler) rememberWrite(gvk schema.GroupVersionKind, key types.NamespacedName, res istio.Result) {
 	if res.Changed && res.Object != nil {
-		r.written.Store(writeKey{gvk.Kind, key}, res.Object.GetResourceVersion())
+		r.written.Store(writeKey{gvk.Kind, key}, res.Object.DeepCopy())
 	}
 }
 
@@ -161,12 +162,18 @@ type writeKey struct {
 	key  types.NamespacedName
 }
 
-// liveReads reads from the apiserver and writes through the manager's client.
-type liveReads struct {
+// knownCopy answers reads of one object with the copy sluice's own last
+// write returned, and writes through the manager's client.
+type knownCopy struct {
 	client.Client
-	live client.Reader
+	obj *unstructured.Unstructured
 }
 
-func (l liveReads) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-	return l.live.Get(ctx, key, obj, opts...)
+func (k knownCopy) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok || key.Name != k.obj.GetName() || key.Namespace != k.obj.GetNamespace() {
+		return k.Client.Get(ctx, key, obj, opts...)
+	}
+	k.obj.DeepCopyInto(u)
+	return nil
 }

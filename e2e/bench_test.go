@@ -4,9 +4,16 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"sort"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 
 	sluicev1 "github.com/sluice-dev/sluice/api/v1alpha1"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -106,6 +113,7 @@ func backlog(b *testing.B, n int, events bool) {
 	idlePerMin := (mgr.cpuSeconds() - idleStart) * float64(time.Minute) / float64(*benchIdle)
 
 	totalSteps := float64(n * 4)
+	logAPIServerLoad(b)
 	b.ReportMetric(wall.Seconds(), "wall-s")
 	b.ReportMetric(writes/totalSteps, "writes/step")
 	b.ReportMetric(cpu, "cpu-s")
@@ -152,4 +160,61 @@ func waitAll(b *testing.B, ctx context.Context, ns string, n int, image string, 
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// logAPIServerLoad prints the apiserver's request counts by verb and
+// resource, the biggest first: where the cluster's time goes.
+func logAPIServerLoad(b *testing.B) {
+	rc, err := rest.RESTClientFor(withCodec(env.Config))
+	if err != nil {
+		b.Log(err)
+		return
+	}
+	raw, err := rc.Get().AbsPath("/metrics").DoRaw(context.Background())
+	if err != nil {
+		b.Log(err)
+		return
+	}
+	type row struct {
+		key string
+		n   float64
+	}
+	counts, seconds := map[string]float64{}, map[string]float64{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		into := counts
+		switch {
+		case strings.HasPrefix(line, "apiserver_request_total{"):
+		case strings.HasPrefix(line, "apiserver_request_duration_seconds_sum{"):
+			into = seconds
+		default:
+			continue
+		}
+		label := func(name string) string {
+			_, rest, ok := strings.Cut(line, name+`="`)
+			if !ok {
+				return ""
+			}
+			v, _, _ := strings.Cut(rest, `"`)
+			return v
+		}
+		v, _ := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		into[label("verb")+" "+label("resource")+"/"+label("subresource")] += v
+	}
+	var rows []row
+	for k, v := range seconds {
+		rows = append(rows, row{k, v})
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].n > rows[j].n })
+	var out []string
+	for i := 0; i < len(rows) && i < 12; i++ {
+		out = append(out, fmt.Sprintf("%s %.0f×, %.1fs", rows[i].key, counts[rows[i].key], rows[i].n))
+	}
+	b.Logf("apiserver request time since start (all clients, biggest first): %s", strings.Join(out, "; "))
+}
+
+func withCodec(cfg *rest.Config) *rest.Config {
+	c := rest.CopyConfig(cfg)
+	c.GroupVersion = &schema.GroupVersion{}
+	c.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
+	return c
 }
