@@ -130,9 +130,18 @@ func (p *pass) builtinArgs() []sluicev1.AnalysisArg {
 		{Name: "name", Value: p.ro.Name},
 		{Name: "stable-revision", Value: st.StableRevision},
 		{Name: "canary-revision", Value: p.desired},
-		{Name: "baseline-revision", Value: st.StableRevision},
+		{Name: "baseline-revision", Value: p.baselineArg()},
 		{Name: "service", Value: service},
 	}
+}
+
+// baselineArg is what comparisons measure the canary against: the baseline
+// when one runs, otherwise stable.
+func (p *pass) baselineArg() string {
+	if p.plan.Baseline {
+		return baselineRevision(p.ro.Status.StableRevision)
+	}
+	return p.ro.Status.StableRevision
 }
 
 func (p *pass) template(ctx context.Context, ref sluicev1.AnalysisTemplateRef) (*sluicev1.AnalysisTemplateSpec, error) {

@@ -201,6 +201,9 @@ func (p *pass) afterPromotion(ctx context.Context) error {
 		}
 	}
 	inUse := map[string]bool{st.StableRevision: true, st.CanaryRevision: true, p.desired: true}
+	if p.plan.Baseline && st.CanaryRevision != "" {
+		inUse[baselineRevision(st.StableRevision)] = true
+	}
 	if st.PreviousRevision != nil {
 		inUse[st.PreviousRevision.Revision] = true
 	}

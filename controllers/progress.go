@@ -111,7 +111,11 @@ func (p *pass) runStep(ctx context.Context, step plan.Step) (done bool, err erro
 	if err != nil {
 		return false, err
 	}
-	if !ready(canary, want) {
+	baselineReady, err := p.ensureBaseline(ctx, step)
+	if err != nil {
+		return false, err
+	}
+	if !ready(canary, want) || !baselineReady {
 		deadline := st.StepStartedAt.Add(p.progressDeadline())
 		if !p.now.Before(deadline) {
 			return false, p.abort(ctx, "ProgressDeadlineExceeded", fmt.Sprintf("step %d (%s): %d of %d canary pods available after %s (spec.progressDeadlineSeconds)", step.Index, step, canary.Status.AvailableReplicas, want, p.progressDeadline()))
@@ -119,7 +123,7 @@ func (p *pass) runStep(ctx context.Context, step plan.Step) (done bool, err erro
 		p.wakeAt(deadline)
 		// The message leaves out the running count: it would change with
 		// every pod and cost a status write each time.
-		p.setPhase(sluicev1.PhaseProgressing, fmt.Sprintf("step %d (%s): waiting for %d canary pods to become available", step.Index, step, want))
+		p.setPhase(sluicev1.PhaseProgressing, fmt.Sprintf("step %d (%s): waiting for %d canary pods to become available%s", step.Index, step, want, map[bool]string{true: " (and as many baseline pods)"}[p.plan.Baseline]))
 		return false, nil
 	}
 	if !lowering {

@@ -133,6 +133,17 @@ func (p *pass) ensureReplicaSet(ctx context.Context, revision, role string, repl
 	if rs.Spec.Replicas != nil && *rs.Spec.Replicas == replicas && rs.Labels[sluicev1.LabelRole] == role {
 		return rs, nil
 	}
+	return p.patchReplicaSet(ctx, revision, role, replicas)
+}
+
+// scaleTo sets a revision's ReplicaSet's replicas, keeping its role.
+func (p *pass) scaleTo(ctx context.Context, revision string, replicas int32) (*appsv1.ReplicaSet, error) {
+	return p.patchReplicaSet(ctx, revision, p.sets[revision].Labels[sluicev1.LabelRole], replicas)
+}
+
+func (p *pass) patchReplicaSet(ctx context.Context, revision, role string, replicas int32) (*appsv1.ReplicaSet, error) {
+	r, sets := p.r, p.sets
+	rs := sets[revision]
 	patch := fmt.Sprintf(`{"metadata":{"labels":{%q:%q}},"spec":{"replicas":%d}}`, sluicev1.LabelRole, role, replicas)
 	updated := rs.DeepCopy()
 	if err := r.Client.Patch(ctx, updated, client.RawPatch(types.MergePatchType, []byte(patch)), client.FieldOwner(sluicev1.FieldManager)); err != nil {

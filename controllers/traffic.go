@@ -24,7 +24,7 @@ func (p *pass) backends() istio.Desired {
 	t := p.ro.Spec.Traffic.Istio
 	d := istio.Desired{StableHost: t.StableService, CanaryHost: t.CanaryService}
 	if dr := t.DestinationRule; dr != nil {
-		d.StableSubset, d.CanarySubset = dr.StableSubset, dr.CanarySubset
+		d.StableSubset, d.CanarySubset, d.BaselineSubset = dr.StableSubset, dr.CanarySubset, dr.BaselineSubset
 	}
 	return d
 }
@@ -47,6 +47,10 @@ func (p *pass) stepTraffic(step plan.Step) istio.Desired {
 		d.MatchRoute = &istio.MatchRoute{Kind: matchKind(step.Traffic.MatchRoute), Matches: m.Matches, Host: m.Host, Fault: step.Traffic.Fault}
 	}
 	d.CanaryTrafficPolicy = p.ro.Spec.Strategy.CanaryTrafficPolicy
+	if p.plan.Baseline && step.Kind != plan.StepPromote {
+		d.BaselineRevision = baselineRevision(p.ro.Status.StableRevision)
+		d.BaselineWeight = baselineWeight(d.CanaryWeight)
+	}
 	return d
 }
 

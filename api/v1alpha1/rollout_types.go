@@ -8,6 +8,7 @@ import (
 // RolloutSpec is the desired state of a Rollout. It replaces a Deployment:
 // the same replicas, selector and template, plus how a new template reaches
 // users.
+// +kubebuilder:validation:XValidation:rule="!has(self.strategy.canary) || !has(self.strategy.canary.baseline) || !self.strategy.canary.baseline || (has(self.traffic.istio.destinationRule) && has(self.traffic.istio.destinationRule.baselineSubset))",message="strategy.canary.baseline needs traffic.istio.destinationRule.baselineSubset, the subset that selects the baseline pods; add it or turn baseline off"
 type RolloutSpec struct {
 	// Replicas of the stable revision. Defaults to 1.
 	// +kubebuilder:default=1

@@ -236,6 +236,10 @@ func TestAdmissionRejectsInvalidObjects(t *testing.T) {
 		{"argo cd reached two ways", base, func(o map[string]any) {
 			set(o, "spec.gitops", y(`{repoURL: "https://git.example.com/app.git", path: "r.yaml", argocd: {name: app, kubeconfigSecretRef: {name: k}, server: {url: "https://argocd", tokenSecretRef: {name: t}}}}`))
 		}, "either through kubeconfigSecretRef or through server, not both"},
+		{"baseline without a baseline subset", base, func(o map[string]any) { set(o, "spec.strategy.canary.baseline", true) },
+			"strategy.canary.baseline needs traffic.istio.destinationRule.baselineSubset"},
+		{"setMirror in a canary", base, func(o map[string]any) { set(o, "spec.strategy.canary.steps.1", y(`{setMirror: "10"}`)) },
+			"canary.steps may not setMirror"},
 		{"negative replicas", base, func(o map[string]any) { set(o, "spec.replicas", -1) },
 			"spec.replicas: Invalid value: -1: spec.replicas in body should be greater than or equal to 0"},
 		{"template metric without provider", baseTemplate, func(o map[string]any) {
