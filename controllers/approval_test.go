@@ -46,9 +46,9 @@ func TestApprovalGate(t *testing.T) {
 	time.Sleep(time.Second)
 	f.g.Expect(*f.get().Status.CurrentStepIndex).To(BeEquivalentTo(1), "neither promote nor promote-full passes an approval gate")
 
-	f.approval("mallory", v2, 1, sluicev1.DecisionApprove, "mallory")      // not allowed
+	f.approval("mallory", v2, 1, sluicev1.DecisionApprove, "mallory")         // not allowed
 	f.approval("old-rev", "0000000000", 1, sluicev1.DecisionApprove, "alice") // another revision
-	f.approval("other-step", v2, 3, sluicev1.DecisionApprove, "alice")      // another step
+	f.approval("other-step", v2, 3, sluicev1.DecisionApprove, "alice")        // another step
 	f.approval("alice", v2, 1, sluicev1.DecisionApprove, "alice")
 	ro := f.waitFor("one of two approvals", func(ro *sluicev1.Rollout) bool { return len(ro.Status.Approvals) == 1 })
 	f.g.Expect(ro.Status.Message).To(ContainSubstring("1 of 2 approvals"))
