@@ -190,3 +190,44 @@ func TestAnalysisLongOutagePausesInconclusive(t *testing.T) {
 	f.action(sluicev1.AnnotationRetry)
 	f.waitHealthy(v2)
 }
+
+// Background analysis runs from its starting step for the whole rollout; a
+// failure aborts even while the rollout waits at a pause.
+func TestBackgroundAnalysisAborts(t *testing.T) {
+	f := newAnalysisFixture(t, 3, 4, "1s")
+	f.update(func(ro *sluicev1.Rollout) {
+		ro.Spec.Strategy.Canary.Steps = []sluicev1.Step{{SetWeight: ptr.To[int32](20)}, {Pause: &sluicev1.PauseStep{}}}
+		ro.Spec.Strategy.Analysis = &sluicev1.BackgroundAnalysis{
+			AnalysisStep: sluicev1.AnalysisStep{Templates: []sluicev1.AnalysisTemplateRef{{Name: "error-rate"}}},
+			StartingStep: ptr.To[int32](1),
+		}
+	})
+	f.waitHealthy(f.revisionOf("web:1"))
+	v2 := f.revisionOf("web:2")
+	f.setRatio(v2, 0.3)
+	f.setImage("web:2")
+	ro := f.waitFor("aborted by background analysis", func(ro *sluicev1.Rollout) bool { return ro.Status.Phase == sluicev1.PhaseDegraded })
+	c := meta.FindStatusCondition(ro.Status.Conditions, sluicev1.ConditionAborted)
+	f.g.Expect(c.Reason).To(Equal("AnalysisFailed"))
+	f.g.Expect(c.Message).To(HavePrefix("background analysis: "))
+	f.g.Expect(c.Message).To(ContainSubstring(`metric "error-rate"`))
+	run := &sluicev1.AnalysisRun{}
+	f.g.Expect(env.Client.Get(context.Background(), keyOf(f.ns, "web-"+v2+"-background"), run)).To(Succeed())
+	f.g.Expect(run.Status.Phase).To(Equal(sluicev1.AnalysisFailed))
+	f.expectWeights(100, 0)
+}
+
+// A condition that does not compile never passes: the run is Inconclusive
+// with the CEL error, and the rollout waits for a person, saying why.
+func TestAnalysisConditionCompileError(t *testing.T) {
+	f := newAnalysisFixture(t, 1, 4, "1s")
+	tpl := &sluicev1.AnalysisTemplate{}
+	f.g.Expect(env.Client.Get(context.Background(), keyOf(f.ns, "error-rate"), tpl)).To(Succeed())
+	tpl.Spec.Metrics[0].SuccessCondition = "result <"
+	f.g.Expect(env.Client.Update(context.Background(), tpl)).To(Succeed())
+	f.setImage("web:2")
+	ro := f.waitStep(1, sluicev1.PhasePaused)
+	f.g.Expect(ro.Status.Message).To(ContainSubstring(`metric "error-rate": successCondition "result <" is invalid`))
+	f.g.Expect(meta.FindStatusCondition(ro.Status.Conditions, sluicev1.ConditionPaused).Message).To(ContainSubstring("is invalid"))
+	f.expectWeights(80, 20)
+}
