@@ -147,6 +147,17 @@ func TestDarkLaunch(t *testing.T) {
 	f.g.Expect(primary).NotTo(HaveKey("mirrorPercentage"))
 	f.expectWeights(100, 0)
 	f.expectUserRouteIntact()
+
+	// Abort removes the mirror too.
+	v3 := f.setImage("web:3")
+	f.waitStep(0, sluicev1.PhasePaused)
+	f.g.Expect(f.route("primary")).To(HaveKey("mirror"))
+	f.action(sluicev1.AnnotationAbort)
+	f.waitFor("aborted", func(ro *sluicev1.Rollout) bool { return ro.Status.Phase == sluicev1.PhaseDegraded })
+	f.g.Expect(f.route("primary")).NotTo(HaveKey("mirror"))
+	f.g.Expect(f.route("primary")).NotTo(HaveKey("mirrorPercentage"))
+	f.waitReplicas(v3, 0)
+	f.expectUserRouteIntact()
 }
 
 // Blue/green with post-promotion analysis driven by a real Prometheus: the
