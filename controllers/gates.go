@@ -3,13 +3,12 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"slices"
-	"sort"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sluicev1 "github.com/sluice-dev/sluice/api/v1alpha1"
+	"github.com/sluice-dev/sluice/approval"
 	"github.com/sluice-dev/sluice/plan"
 )
 
@@ -87,66 +86,36 @@ func (p *pass) deleteRun(ctx context.Context, run *sluicev1.AnalysisRun) error {
 
 // approvalGate passes when enough allowed people approved this revision at
 // this step through Approval objects; a rejection aborts. Decisions for
-// another Rollout (by UID), revision or step never count.
+// another Rollout (by UID), revision or step never count (package approval).
 func (p *pass) approvalGate(ctx context.Context, step plan.Step) (bool, error) {
 	st := &p.ro.Status
-	gate := step.Gate.Approval
 	var list sluicev1.ApprovalList
 	if err := p.r.Client.List(ctx, &list, client.InNamespace(p.ro.Namespace)); err != nil {
 		return false, fmt.Errorf("listing Approvals: %w", err)
 	}
-	sort.Slice(list.Items, func(i, j int) bool {
-		return list.Items[i].CreationTimestamp.Before(&list.Items[j].CreationTimestamp)
-	})
-	approvers := map[string]bool{}
-	for _, a := range list.Items {
-		s := a.Spec
-		if s.RolloutRef.Name != p.ro.Name || s.RolloutRef.UID != string(p.ro.UID) || s.Revision != p.desired || s.Step != step.Index {
-			continue
-		}
-		if !allowed(gate.Approvers, s.Approver) {
-			continue
-		}
+	gate := approval.Gate{RolloutName: p.ro.Name, RolloutUID: string(p.ro.UID), Revision: p.desired, Step: step.Index, Spec: *step.Gate.Approval}
+	v := approval.Decide(gate, list.Items)
+	for _, a := range v.Counted {
 		p.recordApproval(a)
-		if s.Decision == sluicev1.DecisionReject {
-			return false, p.abort(ctx, "Rejected", fmt.Sprintf("step %d rejected by %s: %s", step.Index, s.Approver.Username, s.Reason))
-		}
-		approvers[s.Approver.Username] = true
 	}
-	need := int32(1)
-	if gate.MinApprovals != nil {
-		need = *gate.MinApprovals
+	if r := v.Rejected; r != nil {
+		return false, p.abort(ctx, "Rejected", fmt.Sprintf("step %d rejected by %s: %s", step.Index, approval.Identity(r.Spec.Approver), r.Spec.Reason))
 	}
-	if int32(len(approvers)) >= need {
+	if v.Passed() {
 		return true, nil
 	}
-	if gate.Timeout != nil {
-		end := st.StepReadyAt.Add(gate.Timeout.Get())
+	if t := gate.Spec.Timeout; t != nil {
+		end := st.StepReadyAt.Add(t.Get())
 		if !p.now.Before(end) {
-			if gate.OnTimeout == "Abort" {
-				return false, p.abort(ctx, "ApprovalTimedOut", fmt.Sprintf("step %d: %d of %d approvals after %s", step.Index, len(approvers), need, gate.Timeout.Get()))
+			if gate.Spec.OnTimeout == "Abort" {
+				return false, p.abort(ctx, "ApprovalTimedOut", fmt.Sprintf("step %d: %d of %d approvals after %s", step.Index, len(v.Approvers), v.Needed, t.Get()))
 			}
 		} else {
 			p.wakeAt(end)
 		}
 	}
-	p.setPhase(sluicev1.PhasePaused, fmt.Sprintf("step %d (%s): %d of %d approvals; `kubectl sluice approve %s`", step.Index, step, len(approvers), need, p.ro.Name))
+	p.setPhase(sluicev1.PhasePaused, fmt.Sprintf("step %d (%s): %d of %d approvals; `kubectl sluice approve %s`", step.Index, step, len(v.Approvers), v.Needed, p.ro.Name))
 	return false, nil
-}
-
-func allowed(a sluicev1.Approvers, who sluicev1.ApproverIdentity) bool {
-	if who.Channel == sluicev1.ChannelSlack {
-		return slices.Contains(a.SlackUsers, who.SlackUser)
-	}
-	if slices.Contains(a.Users, who.Username) {
-		return true
-	}
-	for _, g := range who.Groups {
-		if slices.Contains(a.Groups, g) {
-			return true
-		}
-	}
-	return false
 }
 
 func (p *pass) recordApproval(a sluicev1.Approval) {
@@ -156,10 +125,7 @@ func (p *pass) recordApproval(a sluicev1.Approval) {
 			return
 		}
 	}
-	who := a.Spec.Approver.Username
-	if a.Spec.Approver.Channel == sluicev1.ChannelSlack {
-		who = a.Spec.Approver.SlackUser
-	}
+	who := approval.Identity(a.Spec.Approver)
 	st.Approvals = append(st.Approvals, sluicev1.ApprovalRecord{
 		Step: a.Spec.Step, Revision: a.Spec.Revision, Decision: a.Spec.Decision, Approver: who,
 		Channel: a.Spec.Approver.Channel, At: metav1.NewTime(a.CreationTimestamp.Time), Comment: a.Spec.Reason, Approval: a.Name,
