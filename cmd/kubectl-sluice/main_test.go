@@ -161,3 +161,38 @@ func TestListAndVersion(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(out).To(Equal("kubectl-sluice dev\n"))
 }
+
+// approve and reject record the apiserver's view of who you are, bound to the
+// rollout's UID, revision and current step.
+func TestApproveAndReject(t *testing.T) {
+	g := NewWithT(t)
+	ns, ro := newRollout(t)
+	_, err := run(ns, "approve", "web")
+	g.Expect(err).To(MatchError(ContainSubstring("no rollout in progress")))
+
+	setStatus(t, ro, func(s *sluicev1.RolloutStatus) {
+		s.Phase, s.CurrentStepIndex, s.StepCount, s.CanaryRevision = sluicev1.PhasePaused, ptr.To[int32](1), 3, "abc"
+	})
+	out, err := run(ns, "approve", "web", "-m", "dashboards green")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(out).To(ContainSubstring("Approve recorded"))
+	_, err = run(ns, "reject", "web")
+	g.Expect(err).NotTo(HaveOccurred())
+
+	var list sluicev1.ApprovalList
+	g.Expect(env.Client.List(context.Background(), &list, client.InNamespace(ns))).To(Succeed())
+	g.Expect(list.Items).To(HaveLen(2))
+	decisions := map[sluicev1.ApprovalDecision]sluicev1.Approval{}
+	for _, a := range list.Items {
+		decisions[a.Spec.Decision] = a
+	}
+	a := decisions[sluicev1.DecisionApprove]
+	g.Expect(a.Spec.RolloutRef.UID).To(Equal(string(get(t, ro).UID)))
+	g.Expect(a.Spec.Revision).To(Equal("abc"))
+	g.Expect(a.Spec.Step).To(BeEquivalentTo(1))
+	g.Expect(a.Spec.Reason).To(Equal("dashboards green"))
+	g.Expect(a.Spec.Approver.Channel).To(Equal(sluicev1.ChannelKubectl))
+	g.Expect(a.Spec.Approver.Username).To(Equal("sluice-admin"), "the identity the apiserver authenticated")
+	g.Expect(a.Spec.Approver.Groups).To(ContainElement("system:masters"))
+	g.Expect(decisions).To(HaveKey(sluicev1.DecisionReject))
+}

@@ -9,6 +9,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	sluicev1 "github.com/sluice-dev/sluice/api/v1alpha1"
 	"github.com/sluice-dev/sluice/internal/scheme"
 )
 
@@ -38,6 +39,8 @@ func newRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		o.actionCommand("retry", "Roll out an aborted revision again from step 0", annotationRetry),
 		o.pauseCommand("pause", true),
 		o.pauseCommand("resume", false),
+		o.approveCommand("approve", sluicev1.DecisionApprove),
+		o.approveCommand("reject", sluicev1.DecisionReject),
 		o.statusCommand(),
 		o.listCommand(),
 		&cobra.Command{
