@@ -45,7 +45,9 @@ func TestFaultStepAndCanaryTrafficPolicy(t *testing.T) {
 	f.waitHealthy(v1)
 	v2 := f.setImage("web:2")
 
-	f.waitFor("fault step", func(ro *sluicev1.Rollout) bool { return ro.Status.CurrentStepIndex != nil && *ro.Status.CurrentStepIndex == 1 })
+	f.waitFor("fault step", func(ro *sluicev1.Rollout) bool {
+		return ro.Status.CurrentStepIndex != nil && *ro.Status.CurrentStepIndex == 1
+	})
 	test := f.route("sluice-test-primary")
 	f.g.Expect(test).NotTo(BeNil())
 	f.g.Expect(test["fault"]).To(Equal(map[string]any{
