@@ -65,9 +65,6 @@ func (r *AnalysisRunReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 	orig := run.DeepCopy()
 	now := r.Clock.Now()
-	if r.abandoned(ctx, run) {
-		run.Spec.Terminate = true // in memory only: the status says why
-	}
 	next := r.advance(ctx, run, now)
 	if !equality.Semantic.DeepEqual(orig.Status, run.Status) {
 		if err := r.Client.Status().Patch(ctx, run, client.MergeFrom(orig), client.FieldOwner(sluicev1.FieldManager)); err != nil {
@@ -138,21 +135,6 @@ func (r *AnalysisRunReconciler) advance(ctx context.Context, run *sluicev1.Analy
 		st.Phase = sluicev1.AnalysisRunning
 	}
 	return next
-}
-
-// abandoned reports whether the run's Rollout no longer rolls out the run's
-// revision (aborted, promoted or superseded): measuring on would only load
-// Prometheus.
-func (r *AnalysisRunReconciler) abandoned(ctx context.Context, run *sluicev1.AnalysisRun) bool {
-	owner := metav1.GetControllerOf(run)
-	if owner == nil || owner.Kind != "Rollout" {
-		return false
-	}
-	ro := &sluicev1.Rollout{}
-	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: run.Namespace, Name: owner.Name}, ro); err != nil {
-		return false
-	}
-	return ro.UID == owner.UID && ro.Status.CanaryRevision != run.Labels[sluicev1.LabelRevision]
 }
 
 // score applies the judge's scorecard to the latest comparisons: a Fail

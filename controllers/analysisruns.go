@@ -201,3 +201,24 @@ func (p *pass) terminateAnalysis(ctx context.Context, run *sluicev1.AnalysisRun)
 func isTerminal(ph sluicev1.AnalysisPhase) bool {
 	return ph == sluicev1.AnalysisSuccessful || ph == sluicev1.AnalysisFailed || ph == sluicev1.AnalysisInconclusive
 }
+
+// terminateStaleRuns stops the runs of revisions this Rollout no longer
+// rolls out (promoted, aborted, superseded), so they stop querying
+// Prometheus. Only the Rollout controller decides this, from its own
+// status: the AnalysisRun controller's cached Rollout may lag a new run.
+func (p *pass) terminateStaleRuns(ctx context.Context) error {
+	var runs sluicev1.AnalysisRunList
+	if err := p.r.Client.List(ctx, &runs, client.InNamespace(p.ro.Namespace), client.MatchingLabels{sluicev1.LabelRollout: p.ro.Name}); err != nil {
+		return fmt.Errorf("listing AnalysisRuns: %w", err)
+	}
+	for i := range runs.Items {
+		run := &runs.Items[i]
+		if run.Labels[sluicev1.LabelRevision] == p.ro.Status.CanaryRevision || !metav1.IsControlledBy(run, p.ro) {
+			continue
+		}
+		if err := p.terminateAnalysis(ctx, run); err != nil {
+			return err
+		}
+	}
+	return nil
+}

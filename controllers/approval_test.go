@@ -75,3 +75,27 @@ func TestApprovalGate(t *testing.T) {
 	f.g.Expect(c.Message).To(ContainSubstring(fmt.Sprintf("step %d rejected by alice", 1)))
 	f.expectWeights(100, 0)
 }
+
+// An approval gate with a timeout applies its outcome: Abort aborts,
+// StayPaused keeps waiting.
+func TestApprovalTimeout(t *testing.T) {
+	f := newFixture(t)
+	f.create(f.rollout("web:1", `
+- setWeight: 10
+- approval: {approvers: {users: [alice]}, timeout: 2s, onTimeout: StayPaused}
+- approval: {approvers: {users: [alice]}, timeout: 2s, onTimeout: Abort}
+`))
+	f.waitHealthy(f.revisionOf("web:1"))
+	v2 := f.setImage("web:2")
+	f.waitStep(1, sluicev1.PhasePaused)
+	time.Sleep(3 * time.Second)
+	ro := f.waitStep(1, sluicev1.PhasePaused)
+	f.g.Expect(ro.Status.Phase).To(Equal(sluicev1.PhasePaused), "StayPaused keeps waiting after the timeout")
+
+	f.approval("alice", v2, 1, sluicev1.DecisionApprove, "alice")
+	ro = f.waitFor("aborted after the second gate's timeout", func(ro *sluicev1.Rollout) bool { return ro.Status.Phase == sluicev1.PhaseDegraded })
+	c := meta.FindStatusCondition(ro.Status.Conditions, sluicev1.ConditionAborted)
+	f.g.Expect(c.Reason).To(Equal("ApprovalTimedOut"))
+	f.g.Expect(c.Message).To(ContainSubstring("step 2: 0 of 1 approvals after 2s"))
+	f.expectWeights(100, 0)
+}

@@ -216,6 +216,9 @@ func (p *pass) afterPromotion(ctx context.Context) error {
 			}
 		}
 	}
+	if err := p.terminateStaleRuns(ctx); err != nil {
+		return err
+	}
 	p.counts()
 	return p.pruneHistory(ctx, inUse)
 }
