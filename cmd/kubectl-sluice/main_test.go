@@ -157,6 +157,11 @@ func TestListAndVersion(t *testing.T) {
 	g.Expect(out).To(MatchRegexp(`NAME\s+STRATEGY\s+PHASE\s+STEP\s+WEIGHT\s+STABLE\s+CANARY`))
 	g.Expect(out).To(MatchRegexp(`web\s+canary\s+Paused\s+1/3\s+10\s+aaa\s+bbb`))
 
+	out, err = run(ns, "get", "rollout", "web")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(out).To(HavePrefix("Rollout " + ns + "/web\n"))
+	g.Expect(out).To(ContainSubstring("│  ▶ 1  pause until promoted"))
+
 	out, err = run(ns, "version")
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(out).To(Equal("kubectl-sluice dev\n"))

@@ -42,6 +42,7 @@ func newRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		o.approveCommand("approve", sluicev1.DecisionApprove),
 		o.approveCommand("reject", sluicev1.DecisionReject),
 		o.statusCommand(),
+		o.getCommand(),
 		o.listCommand(),
 		&cobra.Command{
 			Use:   "version",
