@@ -34,10 +34,19 @@ func (p *pass) progress(ctx context.Context) error {
 	st.StepCount = p.plan.Len()
 
 	for {
+		// Status can be edited by hand; an index out of range is clamped
+		// rather than trusted.
+		if st.CurrentStepIndex == nil || *st.CurrentStepIndex < 0 {
+			zero := int32(0)
+			st.CurrentStepIndex = &zero
+		}
 		i := *st.CurrentStepIndex
 		if i >= p.plan.Len() {
 			i = p.plan.Len() - 1
 			st.CurrentStepIndex = &i
+		}
+		if st.StepStartedAt == nil {
+			st.StepStartedAt = &metav1.Time{Time: p.now}
 		}
 		if st.FullPromotion {
 			p.skipToApprovalOrEnd()
