@@ -27,6 +27,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -262,4 +263,18 @@ func IstioCRDFile() (string, error) {
 		return "", fmt.Errorf("istio CRDs not found: %w; run `go mod download istio.io/api`", err)
 	}
 	return p, nil
+}
+
+// Main is a test package's whole TestMain when it needs nothing but the
+// control plane: start it, point *env at it, run the tests, stop it.
+func Main(m *testing.M, opts Options, env **Env) {
+	e, err := Start(opts)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "testenv:", err)
+		os.Exit(1)
+	}
+	*env = e
+	code := m.Run()
+	e.Stop()
+	os.Exit(code)
 }
