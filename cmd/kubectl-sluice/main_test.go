@@ -151,6 +151,19 @@ func TestListAndVersion(t *testing.T) {
 	g.Expect(out).To(HavePrefix("Rollout " + ns + "/web\n"))
 	g.Expect(out).To(ContainSubstring("│  ▶ 1  pause until promoted"))
 
+	setStatus(t, ro, func(s *sluicev1.RolloutStatus) {
+		s.History = []sluicev1.RolloutRecord{
+			{Revision: "ccc", Outcome: "Aborted", Reason: "AnalysisFailed: metric \"error-rate\"", At: metav1.Unix(1_800_000_000, 0), Images: []string{"web=web:3"}},
+			{Revision: "bbb", Outcome: "Promoted", At: metav1.Unix(1_799_000_000, 0), Images: []string{"web=web:2"}},
+		}
+	})
+	out, err = run(ns, "history", "web")
+	g.Expect(err).NotTo(HaveOccurred())
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	g.Expect(lines).To(HaveLen(3))
+	g.Expect(lines[1]).To(MatchRegexp(`^ccc\s+Aborted\s+2027-01-15T08:00:00Z\s+web=web:3\s+AnalysisFailed: metric "error-rate"$`))
+	g.Expect(lines[2]).To(MatchRegexp(`^bbb\s+Promoted\s+\S+\s+web=web:2\s+-$`))
+
 	out, err = run(ns, "version")
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(out).To(Equal("kubectl-sluice dev\n"))

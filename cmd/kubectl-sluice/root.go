@@ -43,6 +43,7 @@ func newRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		o.approveCommand("reject", sluicev1.DecisionReject),
 		o.statusCommand(),
 		o.getCommand(),
+		o.historyCommand(),
 		o.listCommand(),
 		&cobra.Command{
 			Use:   "version",
