@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -11,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	sluicev1 "github.com/sluice-dev/sluice/api/v1alpha1"
 	"github.com/sluice-dev/sluice/plan"
@@ -24,7 +26,8 @@ type view struct {
 }
 
 func (o *options) getCommand() *cobra.Command {
-	return &cobra.Command{
+	var output string
+	cmd := &cobra.Command{
 		Use:   "get [rollout] NAME",
 		Short: "Show a rollout as a tree: steps, revisions, ReplicaSets, Pods, analysis and approvals",
 		Args:  cobra.RangeArgs(1, 2),
@@ -49,9 +52,29 @@ func (o *options) getCommand() *cobra.Command {
 				return err
 			}
 			v.pods = pods.Items
-			return renderTree(cmd.OutOrStdout(), v)
+			switch output {
+			case "":
+				return renderTree(cmd.OutOrStdout(), v)
+			case "json":
+				b, err := json.MarshalIndent(v.rollout, "", "  ")
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintln(cmd.OutOrStdout(), string(b))
+				return err
+			case "yaml":
+				b, err := yaml.Marshal(v.rollout)
+				if err != nil {
+					return err
+				}
+				_, err = cmd.OutOrStdout().Write(b)
+				return err
+			}
+			return fmt.Errorf("unknown output format %q: use json or yaml, or leave -o out for the tree", output)
 		},
 	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "json or yaml instead of the tree")
+	return cmd
 }
 
 // renderTree writes the tree. It is a pure function of the view, so golden

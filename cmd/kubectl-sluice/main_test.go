@@ -146,6 +146,20 @@ func TestListAndVersion(t *testing.T) {
 	g.Expect(out).To(MatchRegexp(`NAME\s+STRATEGY\s+PHASE\s+STEP\s+WEIGHT\s+STABLE\s+CANARY`))
 	g.Expect(out).To(MatchRegexp(`web\s+canary\s+Paused\s+1/3\s+10\s+aaa\s+bbb`))
 
+	out, err = run(ns, "list", "-A")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(out).To(MatchRegexp(`NAMESPACE\s+NAME\s+STRATEGY`))
+	g.Expect(out).To(MatchRegexp(ns + `\s+web\s+canary\s+Paused`))
+
+	out, err = run(ns, "get", "web", "-o", "yaml")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(out).To(ContainSubstring("stableRevision: aaa"))
+	out, err = run(ns, "get", "web", "-o", "json")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(out).To(ContainSubstring(`"canaryRevision": "bbb"`))
+	_, err = run(ns, "get", "web", "-o", "xml")
+	g.Expect(err).To(MatchError(ContainSubstring("unknown output format")))
+
 	out, err = run(ns, "get", "rollout", "web")
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(out).To(HavePrefix("Rollout " + ns + "/web\n"))

@@ -130,7 +130,8 @@ func orDash(s string) string {
 }
 
 func (o *options) listCommand() *cobra.Command {
-	return &cobra.Command{
+	var all bool
+	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List Rollouts with their strategy, phase, step and weights",
 		Args:  cobra.NoArgs,
@@ -140,10 +141,17 @@ func (o *options) listCommand() *cobra.Command {
 				return err
 			}
 			var list sluicev1.RolloutList
-			if err := c.List(cmd.Context(), &list, client.InNamespace(ns)); err != nil {
+			var opts []client.ListOption
+			if !all {
+				opts = append(opts, client.InNamespace(ns))
+			}
+			if err := c.List(cmd.Context(), &list, opts...); err != nil {
 				return err
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			if all {
+				fmt.Fprint(tw, "NAMESPACE\t")
+			}
 			fmt.Fprintln(tw, "NAME\tSTRATEGY\tPHASE\tSTEP\tWEIGHT\tSTABLE\tCANARY")
 			for _, ro := range list.Items {
 				st := ro.Status
@@ -151,9 +159,14 @@ func (o *options) listCommand() *cobra.Command {
 				if st.CurrentStepIndex != nil {
 					step = fmt.Sprintf("%d/%d", *st.CurrentStepIndex, st.StepCount)
 				}
+				if all {
+					fmt.Fprintf(tw, "%s\t", ro.Namespace)
+				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", ro.Name, orDash(st.Strategy), orDash(string(st.Phase)), step, st.Weights.Canary, orDash(st.StableRevision), orDash(st.CanaryRevision))
 			}
 			return tw.Flush()
 		},
 	}
+	cmd.Flags().BoolVarP(&all, "all-namespaces", "A", false, "list Rollouts in every namespace")
+	return cmd
 }
