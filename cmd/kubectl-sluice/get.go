@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 
@@ -15,6 +17,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	sluicev1 "github.com/sluice-dev/sluice/api/v1alpha1"
+	"github.com/sluice-dev/sluice/internal/scheme"
 	"github.com/sluice-dev/sluice/plan"
 )
 
@@ -27,6 +30,7 @@ type view struct {
 
 func (o *options) getCommand() *cobra.Command {
 	var output string
+	var watchFlag bool
 	cmd := &cobra.Command{
 		Use:   "get [rollout] NAME",
 		Short: "Show a rollout as a tree: steps, revisions, ReplicaSets, Pods, analysis and approvals",
@@ -37,21 +41,14 @@ func (o *options) getCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			v := view{rollout: &sluicev1.Rollout{}}
 			ctx := cmd.Context()
-			if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, v.rollout); err != nil {
+			v, err := readView(ctx, c, ns, name)
+			if err != nil {
 				return err
 			}
-			var sets appsv1.ReplicaSetList
-			if err := c.List(ctx, &sets, client.InNamespace(ns), client.MatchingLabels{sluicev1.LabelRollout: name}); err != nil {
-				return err
+			if watchFlag {
+				return o.watchTree(ctx, cmd.OutOrStdout(), ns, name, v)
 			}
-			v.sets = sets.Items
-			var pods corev1.PodList
-			if err := c.List(ctx, &pods, client.InNamespace(ns), client.HasLabels{sluicev1.LabelRevision}); err != nil {
-				return err
-			}
-			v.pods = pods.Items
 			switch output {
 			case "":
 				return renderTree(cmd.OutOrStdout(), v)
@@ -74,7 +71,95 @@ func (o *options) getCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "json or yaml instead of the tree")
+	cmd.Flags().BoolVarP(&watchFlag, "watch", "w", false, "redraw the tree whenever the Rollout, its ReplicaSets or Pods change")
 	return cmd
+}
+
+func readView(ctx context.Context, c client.Client, ns, name string) (view, error) {
+	v := view{rollout: &sluicev1.Rollout{}}
+	if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, v.rollout); err != nil {
+		return v, err
+	}
+	var sets appsv1.ReplicaSetList
+	if err := c.List(ctx, &sets, client.InNamespace(ns), client.MatchingLabels{sluicev1.LabelRollout: name}); err != nil {
+		return v, err
+	}
+	v.sets = sets.Items
+	var pods corev1.PodList
+	if err := c.List(ctx, &pods, client.InNamespace(ns), client.HasLabels{sluicev1.LabelRevision}); err != nil {
+		return v, err
+	}
+	v.pods = pods.Items
+	return v, nil
+}
+
+// watchTree redraws on watch events (the Rollout, its ReplicaSets, Pods),
+// never on a timer, until the context ends. On a terminal it clears the
+// screen between drawings; otherwise drawings are separated by a blank line.
+func (o *options) watchTree(ctx context.Context, out io.Writer, ns, name string, v view) error {
+	cfg, err := o.flags.ToRESTConfig()
+	if err != nil {
+		return err
+	}
+	wc, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme.New()})
+	if err != nil {
+		return err
+	}
+	events := make(chan struct{}, 1)
+	for _, list := range []client.ObjectList{&sluicev1.RolloutList{}, &appsv1.ReplicaSetList{}, &corev1.PodList{}} {
+		w, err := wc.Watch(ctx, list, client.InNamespace(ns))
+		if err != nil {
+			return err
+		}
+		defer w.Stop()
+		go func() {
+			for range w.ResultChan() {
+				select {
+				case events <- struct{}{}:
+				default:
+				}
+			}
+		}()
+	}
+	clear := isTerminal(out)
+	draw := func(v view) error {
+		if clear {
+			fmt.Fprint(out, "\033[H\033[2J")
+		}
+		return renderTree(out, v)
+	}
+	if err := draw(v); err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-events:
+			v, err := readView(ctx, wc, ns, name)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			if !clear {
+				fmt.Fprintln(out)
+			}
+			if err := draw(v); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // renderTree writes the tree. It is a pure function of the view, so golden

@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -216,4 +218,44 @@ func TestApproveAndReject(t *testing.T) {
 	g.Expect(a.Spec.Approver.Username).To(Equal("sluice-admin"), "the identity the apiserver authenticated")
 	g.Expect(a.Spec.Approver.Groups).To(ContainElement("system:masters"))
 	g.Expect(decisions).To(HaveKey(sluicev1.DecisionReject))
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a command writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// get -w redraws when the Rollout changes (a watch event), and stops with
+// its context.
+func TestGetWatchRedraws(t *testing.T) {
+	g := NewWithT(t)
+	ns, ro := newRollout(t)
+	setStatus(t, ro, func(s *sluicev1.RolloutStatus) { s.Phase = sluicev1.PhaseProgressing })
+	var out syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		cmd := newRootCommand(genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &out})
+		cmd.SetArgs([]string{"--kubeconfig", env.Kubeconfig, "-n", ns, "get", "web", "-w"})
+		done <- cmd.ExecuteContext(ctx)
+	}()
+	g.Eventually(out.String, 10*time.Second, 50*time.Millisecond).Should(ContainSubstring("Phase:     Progressing"))
+	setStatus(t, ro, func(s *sluicev1.RolloutStatus) { s.Phase = sluicev1.PhaseHealthy })
+	g.Eventually(out.String, 10*time.Second, 50*time.Millisecond).Should(ContainSubstring("Phase:     Healthy"))
+	g.Expect(strings.Count(out.String(), "Rollout "+ns+"/web")).To(BeNumerically(">=", 2))
+	cancel()
+	g.Eventually(done, 10*time.Second).Should(Receive(BeNil()))
 }
