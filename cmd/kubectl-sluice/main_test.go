@@ -10,6 +10,7 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -258,4 +259,41 @@ func TestGetWatchRedraws(t *testing.T) {
 	g.Expect(strings.Count(out.String(), "Rollout "+ns+"/web")).To(BeNumerically(">=", 2))
 	cancel()
 	g.Eventually(done, 10*time.Second).Should(Receive(BeNil()))
+}
+
+// set image and undo patch spec.template (guarded by resourceVersion); a
+// Rollout managed through Git refuses them with the reason.
+func TestSetImageAndUndo(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns, ro := newRollout(t)
+	out, err := run(ns, "set", "image", "web", "web=web:2")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(out).To(ContainSubstring("image updated"))
+	g.Expect(get(t, ro).Spec.Template.Spec.Containers[0].Image).To(Equal("web:2"))
+	_, err = run(ns, "set", "image", "web", "nope=x:1")
+	g.Expect(err).To(MatchError(ContainSubstring(`no container "nope" (containers: web)`)))
+
+	// undo takes the stable revision's template from its ReplicaSet.
+	stable := get(t, ro).Spec.Template.DeepCopy()
+	stable.Spec.Containers[0].Image = "web:1"
+	stable.Labels[sluicev1.LabelRevision] = "aaa"
+	g.Expect(env.Client.Create(ctx, &appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "web-aaa", Namespace: ns, Labels: map[string]string{sluicev1.LabelRollout: "web", sluicev1.LabelRevision: "aaa"}},
+		Spec: appsv1.ReplicaSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web", sluicev1.LabelRevision: "aaa"}},
+			Template: *stable},
+	})).To(Succeed())
+	setStatus(t, ro, func(s *sluicev1.RolloutStatus) { s.StableRevision = "aaa" })
+	_, err = run(ns, "undo", "web")
+	g.Expect(err).NotTo(HaveOccurred())
+	cur := get(t, ro)
+	g.Expect(cur.Spec.Template.Spec.Containers[0].Image).To(Equal("web:1"))
+	g.Expect(cur.Spec.Template.Labels).NotTo(HaveKey(sluicev1.LabelRevision), "sluice's own labels are not copied back")
+	_, err = run(ns, "undo", "web", "--to-revision", "3")
+	g.Expect(err).To(MatchError(ContainSubstring("--to-revision must be 1 to 0")))
+
+	cur.Spec.GitOps = &sluicev1.GitOpsSpec{RepoURL: "https://git.example.com/app.git", Path: "web.yaml"}
+	g.Expect(env.Client.Update(ctx, cur)).To(Succeed())
+	_, err = run(ns, "set", "image", "web", "web=web:3")
+	g.Expect(err).To(MatchError(ContainSubstring("managed through Git")))
 }

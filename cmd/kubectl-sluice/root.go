@@ -44,6 +44,8 @@ func newRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		o.statusCommand(),
 		o.getCommand(),
 		o.historyCommand(),
+		o.setCommand(),
+		o.undoCommand(),
 		o.listCommand(),
 		&cobra.Command{
 			Use:   "version",
