@@ -11,7 +11,7 @@ export KUBEBUILDER_ASSETS = $(ASSETS)
 # Benchmark knobs: make bench ROLLOUTS=1000
 ROLLOUTS ?= 100
 
-.PHONY: all tools generate manifests verify lint test unit bench build plugin demo docker clean-tools
+.PHONY: all tools generate manifests verify lint test unit bench build plugin krew demo docker
 
 all: build
 
@@ -50,6 +50,9 @@ build: ## Build the manager and the kubectl plugin into bin/.
 
 plugin: ## Build kubectl-sluice into bin/.
 	$(GO) build -o bin/kubectl-sluice ./cmd/kubectl-sluice
+
+krew: ## Release archives and the krew manifest in dist/: make krew VERSION=v0.1.0
+	hack/krew.sh $(VERSION)
 
 demo: ## The local demo (the demo/install issue builds it).
 	@echo "make demo comes with the demo/install issue; until then run: make test"; exit 1
