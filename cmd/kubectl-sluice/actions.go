@@ -30,12 +30,8 @@ func token(ro *sluicev1.Rollout) string {
 
 // annotate sets one action annotation with a merge patch.
 func (o *options) annotate(ctx context.Context, name, key string, bind bool) (*sluicev1.Rollout, string, error) {
-	c, ns, err := o.client()
+	c, ro, err := o.rollout(ctx, name)
 	if err != nil {
-		return nil, "", err
-	}
-	ro := &sluicev1.Rollout{}
-	if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, ro); err != nil {
 		return nil, "", err
 	}
 	tok := time.Now().UTC().Format(time.RFC3339Nano)

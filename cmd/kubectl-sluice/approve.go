@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 	authnv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
 	sluicev1 "github.com/sluice-dev/sluice/api/v1alpha1"
@@ -37,14 +36,11 @@ func (o *options) approveCommand(use string, decision sluicev1.ApprovalDecision)
 }
 
 func (o *options) decide(ctx context.Context, name string, decision sluicev1.ApprovalDecision, reason string) (*sluicev1.Approval, error) {
-	c, ns, err := o.client()
+	c, ro, err := o.rollout(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	ro := &sluicev1.Rollout{}
-	if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, ro); err != nil {
-		return nil, err
-	}
+	ns := ro.Namespace
 	if ro.Status.CanaryRevision == "" || ro.Status.CurrentStepIndex == nil {
 		return nil, fmt.Errorf("rollout %s has no rollout in progress, so there is no gate to %s", name, strings.ToLower(string(decision)))
 	}

@@ -6,9 +6,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/types"
-
-	sluicev1 "github.com/sluice-dev/sluice/api/v1alpha1"
 )
 
 func (o *options) historyCommand() *cobra.Command {
@@ -17,12 +14,8 @@ func (o *options) historyCommand() *cobra.Command {
 		Short: "List the rollout's finished rollouts, newest first: revision, outcome, when, why, images",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, ns, err := o.client()
+			_, ro, err := o.rollout(cmd.Context(), args[0])
 			if err != nil {
-				return err
-			}
-			ro := &sluicev1.Rollout{}
-			if err := c.Get(cmd.Context(), types.NamespacedName{Namespace: ns, Name: args[0]}, ro); err != nil {
 				return err
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)

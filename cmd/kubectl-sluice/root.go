@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -67,6 +69,19 @@ func (o *options) client() (client.Client, string, error) {
 	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme.New()})
 	return c, ns, err
+}
+
+// rollout reads one Rollout in the selected namespace.
+func (o *options) rollout(ctx context.Context, name string) (client.Client, *sluicev1.Rollout, error) {
+	c, ns, err := o.client()
+	if err != nil {
+		return nil, nil, err
+	}
+	ro := &sluicev1.Rollout{}
+	if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, ro); err != nil {
+		return nil, nil, err
+	}
+	return c, ro, nil
 }
 
 // exitError carries a process exit code (status: 1 Degraded, 2 timeout).

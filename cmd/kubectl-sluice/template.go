@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 	appsv1 "k8s.io/api/apps/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sluicev1 "github.com/sluice-dev/sluice/api/v1alpha1"
@@ -32,12 +31,8 @@ func (o *options) setCommand() *cobra.Command {
 		Short: "Set container images in the Rollout's template (starts a rollout)",
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, ns, err := o.client()
+			c, ro, err := o.rollout(cmd.Context(), args[0])
 			if err != nil {
-				return err
-			}
-			ro := &sluicev1.Rollout{}
-			if err := c.Get(cmd.Context(), types.NamespacedName{Namespace: ns, Name: args[0]}, ro); err != nil {
 				return err
 			}
 			if err := refuseGitOps(ro, "set image"); err != nil {
@@ -93,12 +88,8 @@ func (o *options) undoCommand() *cobra.Command {
 		Short: "Set the template back to the stable revision, or to --to-revision N from history (1 = newest)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, ns, err := o.client()
+			c, ro, err := o.rollout(cmd.Context(), args[0])
 			if err != nil {
-				return err
-			}
-			ro := &sluicev1.Rollout{}
-			if err := c.Get(cmd.Context(), types.NamespacedName{Namespace: ns, Name: args[0]}, ro); err != nil {
 				return err
 			}
 			if err := refuseGitOps(ro, "undo"); err != nil {
