@@ -131,8 +131,8 @@ func (r *RolloutReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // Istio objects are watched and read as unstructured, so that fields the
 // typed Istio structs do not know survive sluice's patches byte-for-byte.
 var (
-	virtualServiceGVK  = schema.GroupVersionKind{Group: "networking.istio.io", Version: "v1", Kind: "VirtualService"}
-	destinationRuleGVK = schema.GroupVersionKind{Group: "networking.istio.io", Version: "v1", Kind: "DestinationRule"}
+	virtualServiceGVK  = istio.VirtualServiceGVK
+	destinationRuleGVK = istio.DestinationRuleGVK
 )
 
 func istioObject(gvk schema.GroupVersionKind) client.Object {
