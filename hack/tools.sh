@@ -8,7 +8,7 @@
 # run takes a second. The last line printed is the KUBEBUILDER_ASSETS
 # directory for envtest.
 #
-# Usage: hack/tools.sh [etcd|kube|kwok|prometheus|controller-gen|all]...
+# Usage: hack/tools.sh [etcd|kube|kwok|prometheus|controller-gen|helm|kustomize|argocd-crd|all]...
 #        hack/tools.sh --print-assets   (print the assets dir, build nothing)
 set -euo pipefail
 
@@ -17,6 +17,9 @@ KUBE_VERSION=${KUBE_VERSION:-v1.37.2}
 KWOK_VERSION=${KWOK_VERSION:-v0.8.0}
 PROMETHEUS_VERSION=${PROMETHEUS_VERSION:-v0.316.0}
 CONTROLLER_TOOLS_VERSION=${CONTROLLER_TOOLS_VERSION:-v0.23.0}
+HELM_VERSION=${HELM_VERSION:-v3.22.0}
+KUSTOMIZE_VERSION=${KUSTOMIZE_VERSION:-v5.8.1}
+ARGOCD_VERSION=${ARGOCD_VERSION:-v3.6.1}
 
 TOOLS_DIR=${SLUICE_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/sluice/tools}
 export GOFLAGS=-buildvcs=false
@@ -133,6 +136,55 @@ build_kwok() {
   done >"$out.tmp" && mv "$out.tmp" "$out"
 }
 build_prometheus() { go_install prometheus "$PROMETHEUS_VERSION" github.com/prometheus/prometheus/cmd/prometheus prometheus; }
+build_helm() { go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm helm; }
+build_kustomize() { go_install kustomize "$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5 kustomize; }
+
+# build_argocd_crd copies Argo CD's real Application CRD out of the argo-cd
+# module zip. sluice does not import argo-cd (it cannot build beside
+# k8s.io 0.37); the zip is only read, so its Go version does not matter.
+build_argocd_crd() {
+  local out=$TOOLS_DIR/argocd-$ARGOCD_VERSION/application-crd.yaml
+  if [ -s "$out" ]; then log "argocd CRD $ARGOCD_VERSION present"; return; fi
+  log "fetching Argo CD $ARGOCD_VERSION's Application CRD (a 58 MB module zip)"
+  local m; m=$(scratch_module argocd)
+  # `go mod download` refuses the module's go line but has fetched the zip
+  # by then; the zip path is what we want.
+  local zip; zip=$(cd "$m" && GOFLAGS=-mod=mod go mod download -json "github.com/argoproj/argo-cd/v3@$ARGOCD_VERSION" | sed -n 's/.*"Zip": "\(.*\)".*/\1/p' || true)
+  [ -s "$zip" ] || { echo "argo-cd $ARGOCD_VERSION module zip not downloaded" >&2; exit 1; }
+  cat >"$m/main.go" <<'GO'
+package main
+
+import (
+	"archive/zip"
+	"io"
+	"os"
+	"strings"
+)
+
+// Usage: unzip ZIP SUFFIX: write the one entry ending in SUFFIX to stdout.
+func main() {
+	r, err := zip.OpenReader(os.Args[1])
+	if err != nil {
+		panic(err)
+	}
+	for _, f := range r.File {
+		if strings.HasSuffix(f.Name, os.Args[2]) {
+			rc, err := f.Open()
+			if err != nil {
+				panic(err)
+			}
+			io.Copy(os.Stdout, rc)
+			return
+		}
+	}
+	os.Exit(1)
+}
+GO
+  mkdir -p "$(dirname "$out")"
+  (cd "$m" && go mod init sluice.dev/tools/unzip >/dev/null 2>&1 && go run . "$zip" /manifests/crds/application-crd.yaml) >"$out.tmp"
+  mv "$out.tmp" "$out"
+  log "argocd CRD ready: $out"
+}
 build_controller_gen() { go_install controller-gen "$CONTROLLER_TOOLS_VERSION" sigs.k8s.io/controller-tools/cmd/controller-gen controller-gen; }
 
 # link_assets gathers etcd and kube-apiserver in one directory, the layout
@@ -147,6 +199,9 @@ link_assets() {
   ln -sf "$TOOLS_DIR/kwok-$KWOK_VERSION/kwok" "$d/kwok"
   ln -sf "$TOOLS_DIR/prometheus-$PROMETHEUS_VERSION/prometheus" "$d/prometheus"
   ln -sf "$TOOLS_DIR/controller-gen-$CONTROLLER_TOOLS_VERSION/controller-gen" "$d/controller-gen"
+  ln -sf "$TOOLS_DIR/helm-$HELM_VERSION/helm" "$d/helm"
+  ln -sf "$TOOLS_DIR/kustomize-$KUSTOMIZE_VERSION/kustomize" "$d/kustomize"
+  ln -sf "$TOOLS_DIR/argocd-$ARGOCD_VERSION/application-crd.yaml" "$d/argocd-application-crd.yaml"
 }
 
 main() {
@@ -160,7 +215,10 @@ main() {
     kwok) build_kwok ;;
     prometheus) build_prometheus ;;
     controller-gen) build_controller_gen ;;
-    all) build_controller_gen; build_etcd; build_kube; build_kwok; build_prometheus ;;
+    helm) build_helm ;;
+    kustomize) build_kustomize ;;
+    argocd-crd) build_argocd_crd ;;
+    all) build_controller_gen; build_argocd_crd; build_etcd; build_kube; build_kwok; build_prometheus; build_helm; build_kustomize ;;
     *) echo "unknown tool $t" >&2; exit 2 ;;
     esac
   done

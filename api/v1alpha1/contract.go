@@ -99,4 +99,29 @@ const (
 	// ConditionTrafficVerified is false when the weights read back from the
 	// VirtualService differ from what sluice wrote.
 	ConditionTrafficVerified = "TrafficVerified"
+	// ConditionGitOpsSynced is true once the last write-back is pushed and,
+	// with spec.gitops.argocd, Argo CD has synced a revision containing it
+	// and reports Healthy; false with the reason while it is not.
+	ConditionGitOpsSynced = "GitOpsSynced"
 )
+
+// GitOps write-back phases, in status.gitops.phase.
+const (
+	// GitOpsPending: the outcome is to be committed.
+	GitOpsPending = "Pending"
+	// GitOpsPushed: the commit is on the branch; without spec.gitops.argocd
+	// this is the end.
+	GitOpsPushed = "Pushed"
+	// GitOpsSyncing: Argo CD was refreshed (and asked to sync); sluice
+	// waits for Synced, Healthy and a revision that contains the commit.
+	GitOpsSyncing = "Syncing"
+	// GitOpsSynced: Argo CD runs a revision containing the commit.
+	GitOpsSynced = "Synced"
+	// GitOpsFailed: a person has to look (conflict, credentials, timeout);
+	// the condition says what.
+	GitOpsFailed = "Failed"
+)
+
+// PromotedRevisionAnnotation is what a promotion's write-back records on
+// the Rollout's manifest in Git.
+const PromotedRevisionAnnotation = "sluice.dev/promoted-revision"

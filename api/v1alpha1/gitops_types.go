@@ -120,6 +120,17 @@ type GitOpsStatus struct {
 	// Outcome written: promoted or aborted.
 	// +optional
 	Outcome string `json:"outcome,omitempty"`
+	// Phase of the write-back: Pending, Pushed, Syncing, Synced or Failed.
+	// +optional
+	Phase string `json:"phase,omitempty"`
+	// Reason is a CamelCase word for the phase, such as Conflict or
+	// SyncTimeout when Failed.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// SyncRequested is set once sluice asked Argo CD to sync the commit, so
+	// a restart does not ask twice.
+	// +optional
+	SyncRequested bool `json:"syncRequested,omitempty"`
 	// Commit pushed.
 	// +optional
 	Commit string `json:"commit,omitempty"`
@@ -132,6 +143,13 @@ type GitOpsStatus struct {
 	// SyncedRevision Argo CD reports.
 	// +optional
 	SyncedRevision string `json:"syncedRevision,omitempty"`
+	// Health of the Argo CD Application.
+	// +optional
+	Health string `json:"health,omitempty"`
+	// SyncedAt is when Argo CD was seen synced to a revision containing
+	// the commit.
+	// +optional
+	SyncedAt *metav1.Time `json:"syncedAt,omitempty"`
 	// Message about the last attempt.
 	// +optional
 	Message string `json:"message,omitempty"`
