@@ -86,6 +86,12 @@ func Start(opts Options) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Argo CD's real Application CRD, copied from the argo-cd module by
+	// hack/tools.sh: gitops tests drive Applications over its schema.
+	argoCRD, err := Tool("argocd-application-crd.yaml")
+	if err != nil {
+		return nil, err
+	}
 	dir, err := os.MkdirTemp("", "sluice-testenv-")
 	if err != nil {
 		return nil, fmt.Errorf("creating a temporary directory: %w", err)
@@ -93,7 +99,7 @@ func Start(opts Options) (*Env, error) {
 	scheme := sluicescheme.New()
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,
-		CRDDirectoryPaths:     append([]string{filepath.Join(root, "config", "crd", "bases"), istioCRDs}, opts.ExtraCRDPaths...),
+		CRDDirectoryPaths:     append([]string{filepath.Join(root, "config", "crd", "bases"), istioCRDs, argoCRD}, opts.ExtraCRDPaths...),
 		ErrorIfCRDPathMissing: true,
 		Scheme:                scheme,
 	}

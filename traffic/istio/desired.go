@@ -249,3 +249,7 @@ func (t DestinationRuleTarget) specPath() string {
 	}
 	return "spec.traffic.istio.destinationRule"
 }
+
+// MatchKinds lists every MatchRoute kind, for tools that must recognise
+// the routes sluice may insert.
+func MatchKinds() []string { return append([]string(nil), matchKinds...) }
