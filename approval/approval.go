@@ -77,7 +77,21 @@ func Decide(g Gate, decisions []sluicev1.Approval) Verdict {
 // approvers: a Kubernetes user or one of its groups, or a Slack user.
 func Allowed(a sluicev1.Approvers, who sluicev1.ApproverIdentity) bool {
 	if who.Channel == sluicev1.ChannelSlack {
-		return who.SlackUser != "" && slices.Contains(a.SlackUsers, who.SlackUser)
+		if who.SlackUser == "" {
+			return false
+		}
+		if slices.Contains(a.SlackUsers, who.SlackUser) {
+			return true
+		}
+		// The Slack recorder writes the user groups it found the user in;
+		// only the manager may create Slack approvals (admission policy), so
+		// they are as trustworthy as the user ID.
+		for _, g := range who.Groups {
+			if slices.Contains(a.SlackUserGroups, g) {
+				return true
+			}
+		}
+		return false
 	}
 	if who.Username != "" && slices.Contains(a.Users, who.Username) {
 		return true

@@ -79,3 +79,13 @@ func TestAllowedSlackNeedsAUser(t *testing.T) {
 	a := sluicev1.Approvers{SlackUsers: []string{""}}
 	g.Expect(Allowed(a, sluicev1.ApproverIdentity{Channel: sluicev1.ChannelSlack})).To(BeFalse())
 }
+
+func TestAllowedSlackUserGroup(t *testing.T) {
+	g := NewWithT(t)
+	a := sluicev1.Approvers{SlackUserGroups: []string{"S1"}, Groups: []string{"S2"}}
+	member := sluicev1.ApproverIdentity{Channel: sluicev1.ChannelSlack, SlackUser: "U9", Groups: []string{"S1"}}
+	g.Expect(Allowed(a, member)).To(BeTrue(), "a member of an allowed Slack user group")
+	g.Expect(Allowed(a, sluicev1.ApproverIdentity{Channel: sluicev1.ChannelSlack, SlackUser: "U9", Groups: []string{"S2"}})).To(BeFalse(), "Kubernetes groups do not count for Slack")
+	g.Expect(Allowed(a, sluicev1.ApproverIdentity{Channel: sluicev1.ChannelSlack, Groups: []string{"S1"}})).To(BeFalse(), "no Slack user, no approval")
+	g.Expect(Allowed(a, sluicev1.ApproverIdentity{Channel: sluicev1.ChannelKubectl, Username: "bob", Groups: []string{"S1"}})).To(BeFalse(), "Slack groups do not count for kubectl")
+}
