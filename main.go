@@ -21,6 +21,7 @@ func main() {
 	flag.StringVar(&o.LeaderNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the manager's own)")
 	flag.IntVar(&o.Concurrency, "concurrency", 8, "Rollouts reconciled at the same time")
 	flag.BoolVar(&o.DisableEvents, "disable-events", false, "do not write Kubernetes Events (status and metrics still record every transition)")
+	flag.StringVar(&o.GitCacheDir, "git-cache-dir", "", "directory for clones of app repos (default $SLUICE_CACHE_DIR/git, else the user cache directory)")
 	flag.DurationVar(&o.GracefulShutdown, "graceful-shutdown-timeout", 30*time.Second, "time in-flight reconciles get on shutdown")
 	qps := flag.Float64("kube-api-qps", 200, "client-side rate limit towards the apiserver")
 	burst := flag.Int("kube-api-burst", 400, "client-side burst towards the apiserver")

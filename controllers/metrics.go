@@ -26,10 +26,14 @@ var (
 		Name: "sluice_traffic_patches_total",
 		Help: "Guarded patches of Istio objects by kind and outcome (changed, unchanged, error).",
 	}, []string{"kind", "outcome"})
+	gitOpsWrites = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sluice_gitops_writebacks_total",
+		Help: "Git write-backs by outcome written (promoted, aborted) and result (pushed, failed, synced).",
+	}, []string{"outcome", "result"})
 )
 
 func init() {
-	metrics.Registry.MustRegister(rolloutPhase, stepTransitions, reconcileDuration, trafficPatches)
+	metrics.Registry.MustRegister(rolloutPhase, stepTransitions, reconcileDuration, trafficPatches, gitOpsWrites)
 }
 
 var phases = []sluicev1.RolloutPhase{sluicev1.PhaseProgressing, sluicev1.PhasePaused, sluicev1.PhaseHealthy, sluicev1.PhaseDegraded}

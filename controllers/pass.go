@@ -95,6 +95,9 @@ func (p *pass) run(ctx context.Context) (ctrl.Result, error) {
 	if err == nil {
 		err = p.afterPromotion(ctx)
 	}
+	if err == nil {
+		err = p.writeBack(ctx)
+	}
 	return p.result(err)
 }
 

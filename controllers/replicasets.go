@@ -2,12 +2,14 @@ package controllers
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/resourceversion"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -91,6 +93,12 @@ func (r *RolloutReconciler) newReplicaSet(ro *sluicev1.Rollout, revision, role s
 			},
 		},
 		Spec: appsv1.ReplicaSetSpec{Replicas: &replicas, Selector: sel, Template: *tpl},
+	}
+	// The apiserver fills defaults into a ReplicaSet's template; a rollback
+	// written to Git must carry the template as the user wrote it, or its
+	// hash would name a new revision.
+	if raw, err := json.Marshal(ro.Spec.Template); err == nil {
+		rs.Annotations = map[string]string{sluicev1.AnnotationPodTemplate: string(raw)}
 	}
 	if err := controllerutil.SetControllerReference(ro, rs, r.Scheme); err != nil {
 		return nil, err
@@ -246,4 +254,23 @@ func (sets replicaSets) counts(stable, desired string) (replicas, ready, updated
 		}
 	}
 	return
+}
+
+// userTemplate is a ReplicaSet's pod template as the user wrote it in the
+// Rollout: the copy sluice keeps in an annotation, or else the ReplicaSet's
+// template without the labels sluice adds (and with the apiserver's
+// defaults, which a ReplicaSet from before the annotation cannot avoid).
+func userTemplate(rs *appsv1.ReplicaSet) corev1.PodTemplateSpec {
+	var kept corev1.PodTemplateSpec
+	if raw, ok := rs.Annotations[sluicev1.AnnotationPodTemplate]; ok && json.Unmarshal([]byte(raw), &kept) == nil {
+		return kept
+	}
+	out := *rs.Spec.Template.DeepCopy()
+	delete(out.Labels, sluicev1.LabelRevision)
+	delete(out.Labels, sluicev1.LabelCanonicalRevision)
+	delete(out.Labels, sluicev1.LabelRole)
+	if len(out.Labels) == 0 {
+		out.Labels = nil
+	}
+	return out
 }

@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	sluicev1 "github.com/sluice-dev/sluice/api/v1alpha1"
+	"github.com/sluice-dev/sluice/gitops"
 	"github.com/sluice-dev/sluice/traffic/istio"
 )
 
@@ -53,6 +54,12 @@ type RolloutReconciler struct {
 	Clock     clock.PassiveClock
 	// MaxConcurrentReconciles defaults to 8.
 	MaxConcurrentReconciles int
+	// Git writes rollout outcomes back to Git for Rollouts with
+	// spec.gitops; nil turns write-back off.
+	Git *gitops.Writer
+
+	// remote caches clients of Argo CD clusters reached by kubeconfig.
+	remote remoteClients
 
 	// written holds a copy of each object as this controller's last write
 	// to it returned it (Rollouts, VirtualServices, DestinationRules). The

@@ -41,7 +41,13 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.Level(zapLevel())))
-	mgr, err := manager.New(env.Config, manager.Options{MetricsAddr: "0", ProbeAddr: "0", Concurrency: 4})
+	gitCache, err := os.MkdirTemp("", "sluice-git-cache-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	defer os.RemoveAll(gitCache)
+	mgr, err := manager.New(env.Config, manager.Options{MetricsAddr: "0", ProbeAddr: "0", Concurrency: 4, GitCacheDir: gitCache})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "manager:", err)
 		env.Stop()

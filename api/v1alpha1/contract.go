@@ -122,6 +122,11 @@ const (
 	GitOpsFailed = "Failed"
 )
 
+// AnnotationPodTemplate, on a revision's ReplicaSet, keeps the Rollout's pod
+// template as the user wrote it (the ReplicaSet's own template has the
+// apiserver's defaults filled in), so an abort can write it back to Git.
+const AnnotationPodTemplate = "sluice.dev/pod-template"
+
 // PromotedRevisionAnnotation is what a promotion's write-back records on
 // the Rollout's manifest in Git.
 const PromotedRevisionAnnotation = "sluice.dev/promoted-revision"

@@ -101,3 +101,42 @@ type SlackNotifications struct {
 	// +kubebuilder:validation:items:Enum=Started;StepReached;AnalysisFailed;Aborted;Promoted;GitCommitPushed
 	Events []string `json:"events,omitempty"`
 }
+
+// NotificationsStatus tracks Slack posts. chat.postMessage has no
+// idempotency key, so an event is recorded in Pending first, each message
+// carries its event ID in its metadata, and before posting a pending event
+// again after a restart the channel's recent history is searched for it.
+type NotificationsStatus struct {
+	// Pending events are recorded but not yet known to be posted.
+	// +optional
+	// +kubebuilder:validation:MaxItems=32
+	Pending []PendingNotification `json:"pending,omitempty"`
+	// Posted are the IDs of the latest posted events, newest first.
+	// +optional
+	// +kubebuilder:validation:MaxItems=32
+	Posted []string `json:"posted,omitempty"`
+	// LastError is why the last post failed, if it did.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	LastError string `json:"lastError,omitempty"`
+}
+
+// PendingNotification is one event to post.
+type PendingNotification struct {
+	// ID is <rollout-uid>/<revision>/<kind>/<step>.
+	// +kubebuilder:validation:MaxLength=256
+	ID string `json:"id"`
+	// Kind is the event: Started, StepReached, AnalysisFailed, Aborted,
+	// Promoted, GitCommitPushed or ApprovalRequested.
+	// +kubebuilder:validation:MaxLength=32
+	Kind string `json:"kind"`
+	// Revision the event is about.
+	// +kubebuilder:validation:MaxLength=64
+	Revision string `json:"revision"`
+	// Step index, -1 for none.
+	Step int32 `json:"step"`
+	// Detail is shown under the event line.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Detail string `json:"detail,omitempty"`
+}

@@ -176,6 +176,12 @@ type RolloutStatus struct {
 	// +optional
 	GitOps *GitOpsStatus `json:"gitops,omitempty"`
 
+	// Notifications are the Slack posts this Rollout asked for: recorded
+	// here before they are posted, so a restart neither loses nor repeats
+	// one.
+	// +optional
+	Notifications *NotificationsStatus `json:"notifications,omitempty"`
+
 	// History lists the last rollouts and how they ended, newest first.
 	// +optional
 	// +kubebuilder:validation:MaxItems=20

@@ -53,6 +53,10 @@ const SyncInitiator = "sluice"
 // cluster's, or, from a kubeconfig Secret, the management cluster's.
 type KubeTarget struct {
 	Client client.Client
+	// Reader, if set, serves Get instead of Client: a direct reader keeps
+	// the manager from caching (and needing list/watch on) every
+	// Application.
+	Reader client.Reader
 	Key    types.NamespacedName
 	// Where says which cluster, for messages: "this cluster" or the
 	// kubeconfig Secret's name.
@@ -74,7 +78,11 @@ func (t *KubeTarget) object() *unstructured.Unstructured {
 // Get reads the Application.
 func (t *KubeTarget) Get(ctx context.Context) (*Application, error) {
 	u := t.object()
-	if err := t.Client.Get(ctx, t.Key, u); err != nil {
+	var r client.Reader = t.Client
+	if t.Reader != nil {
+		r = t.Reader
+	}
+	if err := r.Get(ctx, t.Key, u); err != nil {
 		return nil, t.wrap("reading", err)
 	}
 	return FromUnstructured(u)

@@ -5,6 +5,8 @@ package manager
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -14,6 +16,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/sluice-dev/sluice/controllers"
+	"github.com/sluice-dev/sluice/gitops"
 	"github.com/sluice-dev/sluice/internal/scheme"
 )
 
@@ -27,6 +30,24 @@ type Options struct {
 	GracefulShutdown       time.Duration
 	// SkipNameValidation lets tests start several managers in one process.
 	SkipNameValidation bool
+	// GitCacheDir holds the clones of app repos for Git write-back;
+	// defaults to $SLUICE_CACHE_DIR/git or the user's cache directory.
+	GitCacheDir string
+}
+
+// gitCacheDir picks where app repos are cloned.
+func gitCacheDir(o Options) (string, error) {
+	if o.GitCacheDir != "" {
+		return o.GitCacheDir, nil
+	}
+	if d := os.Getenv("SLUICE_CACHE_DIR"); d != "" {
+		return filepath.Join(d, "git"), nil
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("no directory for Git clones: set --git-cache-dir or SLUICE_CACHE_DIR: %w", err)
+	}
+	return filepath.Join(d, "sluice", "git"), nil
 }
 
 // New creates the manager with every sluice controller registered.
@@ -55,11 +76,16 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
+	gitDir, err := gitCacheDir(o)
+	if err != nil {
+		return nil, err
+	}
 	r := &controllers.RolloutReconciler{
 		Client:                  mgr.GetClient(),
 		APIReader:               mgr.GetAPIReader(),
 		Scheme:                  s,
 		MaxConcurrentReconciles: o.Concurrency,
+		Git:                     &gitops.Writer{CacheDir: gitDir, Log: ctrl.Log.WithName("gitops")},
 	}
 	if !o.DisableEvents {
 		r.Recorder = mgr.GetEventRecorder("sluice")

@@ -1,0 +1,98 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	sluicev1 "github.com/sluice-dev/sluice/api/v1alpha1"
+	"github.com/sluice-dev/sluice/gitops/argocd"
+)
+
+// syncArgo makes Argo CD run the pushed commit: refresh the Application
+// once, ask for a sync to exactly the commit where Argo CD allows it
+// (manual sync policy, no operation running), then wait, by requeueing,
+// until it reports Synced and Healthy at a revision that contains the
+// commit, or the timeout passes.
+func (p *pass) syncArgo(ctx context.Context) error {
+	a := p.ro.Spec.GitOps.ArgoCD
+	gs := p.ro.Status.GitOps
+	target, err := p.argoTarget(ctx)
+	if err != nil {
+		return err
+	}
+	app, err := target.Get(ctx)
+	if err != nil {
+		return p.argoError(err)
+	}
+	if gs.Phase == sluicev1.GitOpsPushed {
+		if err := target.Refresh(ctx); err != nil {
+			return p.argoError(err)
+		}
+		gs.Phase = sluicev1.GitOpsSyncing
+		gs.Reason = "WaitingForArgoCD"
+	}
+	repo, err := p.gitRepo(ctx)
+	if err != nil {
+		return err
+	}
+	v, err := argocd.Evaluate(app, gs.Commit, func(rev string) (bool, error) {
+		return p.r.Git.Contains(ctx, repo, gs.Commit, rev)
+	})
+	if err != nil {
+		return fmt.Errorf("judging %s: %w", target, err)
+	}
+	gs.SyncStatus, gs.SyncedRevision, gs.Health = app.Status.Sync.Status, app.Status.Sync.Revision, app.Status.Health.Status
+	if v.RequestSync && !gs.SyncRequested {
+		reason := fmt.Sprintf("sluice: %s of %s/%s revision %s", gs.Outcome, p.ro.Namespace, p.ro.Name, gs.Revision)
+		if err := target.Sync(ctx, app, gs.Commit, reason); err != nil {
+			return p.argoError(err)
+		}
+		gs.SyncRequested = true
+		p.event(eventNormal, "ArgoCDSyncRequested", "asked %s to sync %s", target, short(gs.Commit))
+	}
+	switch {
+	case v.Done:
+		gs.Phase, gs.Reason, gs.Message = sluicev1.GitOpsSynced, "Synced", v.Message
+		gs.SyncedAt = &metav1.Time{Time: p.now}
+		p.gitCondition(metav1.ConditionTrue, "Synced", v.Message)
+		p.event(eventNormal, "ArgoCDSynced", "%s: %s", target, v.Message)
+		gitOpsWrites.WithLabelValues(gs.Outcome, "synced").Inc()
+		return nil
+	case v.Failed:
+		p.failGitOps("SyncFailed", fmt.Sprintf("%s: %s", target, v.Message))
+		return nil
+	}
+	timeout := 5 * time.Minute
+	if a.SyncTimeout != nil && a.SyncTimeout.Get() > 0 {
+		timeout = a.SyncTimeout.Get()
+	}
+	deadline := gs.CommittedAt.Add(timeout)
+	if !p.now.Before(deadline) {
+		p.failGitOps("SyncTimeout", fmt.Sprintf("%s did not run commit %s within %s (spec.gitops.argocd.syncTimeout): %s", target, short(gs.Commit), timeout, v.Message))
+		return nil
+	}
+	gs.Message = v.Message
+	p.gitCondition(metav1.ConditionFalse, "WaitingForArgoCD", v.Message)
+	p.wakeAt(p.now.Add(argoPollInterval))
+	return nil
+}
+
+// argoError fails the write-back on errors a person must fix and retries
+// the others.
+func (p *pass) argoError(err error) error {
+	if apierrors.IsConflict(err) {
+		// Argo CD's controller wrote the Application between our read and
+		// our sync request: read it again shortly.
+		return errRequeue
+	}
+	if argocd.IsRetryable(err) {
+		p.ro.Status.GitOps.Message = err.Error()
+		return err
+	}
+	p.failGitOps("ArgoCDUnreachable", err.Error())
+	return nil
+}
