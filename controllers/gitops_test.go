@@ -19,8 +19,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	"github.com/go-logr/logr/testr"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+	"github.com/go-logr/logr/testr"
 
 	sluicev1 "github.com/sluice-dev/sluice/api/v1alpha1"
 	"github.com/sluice-dev/sluice/gitops/argocd"
