@@ -9,6 +9,7 @@ import (
 
 	sluicev1 "github.com/sluice-dev/sluice/api/v1alpha1"
 	"github.com/sluice-dev/sluice/approval"
+	"github.com/sluice-dev/sluice/approval/slack"
 	"github.com/sluice-dev/sluice/plan"
 )
 
@@ -113,6 +114,9 @@ func (p *pass) approvalGate(ctx context.Context, step plan.Step) (bool, error) {
 		} else {
 			p.wakeAt(end)
 		}
+	}
+	if slackApprovers(gate.Spec.Approvers) {
+		p.notify(slack.EventApprovalRequested, p.desired, step.Index, "")
 	}
 	p.setPhase(sluicev1.PhasePaused, fmt.Sprintf("step %d (%s): %d of %d approvals; `kubectl sluice approve %s`", step.Index, step, len(v.Approvers), v.Needed, p.ro.Name))
 	return false, nil

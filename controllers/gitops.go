@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	sluicev1 "github.com/sluice-dev/sluice/api/v1alpha1"
+	"github.com/sluice-dev/sluice/approval/slack"
 	"github.com/sluice-dev/sluice/gitops"
 )
 
@@ -98,6 +99,7 @@ func (p *pass) commitOutcome(ctx context.Context, rec sluicev1.RolloutRecord, ou
 		gs.Message = fmt.Sprintf("pushed %s to %s of %s", short(res.Commit), g.Branch, g.RepoURL)
 	}
 	p.event(eventNormal, "GitCommitPushed", "%s", gs.Message)
+	p.notify(slack.EventGitCommitPushed, gs.Revision, -1, fmt.Sprintf("%s: %s", gs.Outcome, gs.Message))
 	gitOpsWrites.WithLabelValues(string(outcome), "pushed").Inc()
 	if g.ArgoCD == nil {
 		p.gitCondition(metav1.ConditionTrue, "Pushed", gs.Message)
@@ -157,10 +159,7 @@ func (p *pass) gitChange(ctx context.Context, rec sluicev1.RolloutRecord, outcom
 			ch.StableImages[c.Name] = c.Image
 		}
 	}
-	msg, err := gitops.RenderMessage(g.CommitMessage, gitops.MessageData{
-		Rollout: p.ro.Namespace + "/" + p.ro.Name, Revision: rec.Revision, StableRevision: st.StableRevision,
-		Images: ch.Images, StableImages: ch.StableImages, Outcome: outcome, Reason: rec.Reason,
-	})
+	msg, err := gitops.RenderMessage(g.CommitMessage, ch.MessageData())
 	if err != nil {
 		return ch, &configError{reason: "InvalidCommitMessage", msg: fmt.Sprintf("spec.gitops.commitMessage: %v", err)}
 	}

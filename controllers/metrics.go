@@ -30,10 +30,14 @@ var (
 		Name: "sluice_gitops_writebacks_total",
 		Help: "Git write-backs by outcome written (promoted, aborted) and result (pushed, failed, synced).",
 	}, []string{"outcome", "result"})
+	slackPosts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sluice_slack_posts_total",
+		Help: "Slack messages by event kind and result (posted, error).",
+	}, []string{"kind", "result"})
 )
 
 func init() {
-	metrics.Registry.MustRegister(rolloutPhase, stepTransitions, reconcileDuration, trafficPatches, gitOpsWrites)
+	metrics.Registry.MustRegister(rolloutPhase, stepTransitions, reconcileDuration, trafficPatches, gitOpsWrites, slackPosts)
 }
 
 var phases = []sluicev1.RolloutPhase{sluicev1.PhaseProgressing, sluicev1.PhasePaused, sluicev1.PhaseHealthy, sluicev1.PhaseDegraded}

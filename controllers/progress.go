@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	sluicev1 "github.com/sluice-dev/sluice/api/v1alpha1"
+	"github.com/sluice-dev/sluice/approval/slack"
 	"github.com/sluice-dev/sluice/plan"
 )
 
@@ -88,6 +89,7 @@ func (p *pass) startRevision(ctx context.Context) error {
 	} else {
 		p.event(eventNormal, "Started", "rolling out revision %s over stable %s (%s, %d steps)", p.desired, st.StableRevision, p.plan.Strategy, p.plan.Len())
 	}
+	p.notify(slack.EventStarted, p.desired, -1, fmt.Sprintf("%s over stable %s, %d steps", p.plan.Strategy, st.StableRevision, p.plan.Len()))
 	zero := int32(0)
 	st.CanaryRevision = p.desired
 	st.CurrentStepIndex = &zero
@@ -192,6 +194,9 @@ func (p *pass) advance(step plan.Step) {
 	stepTransitions.WithLabelValues(p.plan.Strategy, step.Kind.String()).Inc()
 	if n, ok := p.plan.Step(next); ok {
 		p.event(eventNormal, "StepCompleted", "step %d (%s) done; step %d: %s", step.Index, step, next, n)
+		if n.Kind != plan.StepPromote { // "Promoted" follows at once
+			p.notify(slack.EventStepReached, p.desired, next, n.String())
+		}
 	}
 }
 
@@ -234,6 +239,7 @@ func (p *pass) promote(ctx context.Context) error {
 		return err
 	}
 	p.record(next, "Promoted", "")
+	p.notify(slack.EventPromoted, next, -1, fmt.Sprintf("%s scales down after %s", old, p.plan.ScaleDownDelay))
 	p.event(eventNormal, "Promoted", "revision %s promoted to stable; %s scales down after %s", next, old, p.plan.ScaleDownDelay)
 	stepTransitions.WithLabelValues(p.plan.Strategy, "Promoted").Inc()
 	p.endRollout()
@@ -251,6 +257,10 @@ func (p *pass) abort(ctx context.Context, reason, msg string) error {
 		return fmt.Errorf("aborting: %w", err)
 	}
 	st.AbortedRevision = st.CanaryRevision
+	if reason == "AnalysisFailed" || reason == "PostPromotionAnalysisFailed" {
+		p.notify(slack.EventAnalysisFailed, st.CanaryRevision, -1, msg)
+	}
+	p.notify(slack.EventAborted, st.CanaryRevision, -1, reason+": "+msg)
 	p.record(st.CanaryRevision, "Aborted", reason+": "+msg)
 	p.event(eventWarning, reason, "revision %s aborted: %s; all traffic is on stable %s", st.CanaryRevision, msg, st.StableRevision)
 	stepTransitions.WithLabelValues(p.plan.Strategy, "Aborted").Inc()

@@ -58,6 +58,10 @@ type RolloutReconciler struct {
 	// spec.gitops; nil turns write-back off.
 	Git *gitops.Writer
 
+	// Slack posts the notifications and approval requests Rollouts ask for;
+	// nil turns Slack off.
+	Slack *SlackPoster
+
 	// remote caches clients of Argo CD clusters reached by kubeconfig.
 	remote remoteClients
 
@@ -74,7 +78,7 @@ type RolloutReconciler struct {
 // +kubebuilder:rbac:groups=sluice.dev,resources=rollouts,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=sluice.dev,resources=rollouts/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=sluice.dev,resources=rollouts/finalizers,verbs=update
-// +kubebuilder:rbac:groups=sluice.dev,resources=approvals,verbs=get;list;watch
+// +kubebuilder:rbac:groups=sluice.dev,resources=approvals,verbs=get;list;watch;create
 // +kubebuilder:rbac:groups=sluice.dev,resources=analysisruns,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=sluice.dev,resources=analysistemplates;clusteranalysistemplates,verbs=get;list;watch
 // +kubebuilder:rbac:groups=apps,resources=replicasets,verbs=get;list;watch;create;update;patch;delete
@@ -234,6 +238,16 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 				retErr = errors.Join(retErr, fmt.Errorf("patching status: %w", err))
 			} else {
 				r.written.Store(req.NamespacedName, ro.DeepCopy())
+				before := ro.DeepCopy()
+				if p.postNotifications(ctx) {
+					if err := r.writeNotificationStatus(ctx, ro, before); err != nil {
+						retErr = errors.Join(retErr, err)
+					}
+				}
+				if ns := ro.Status.Notifications; ns != nil && len(ns.Pending) > 0 && retErr == nil &&
+					(result.RequeueAfter == 0 || result.RequeueAfter > 10*time.Second) {
+					result.RequeueAfter = 10 * time.Second // Slack failed: try again
+				}
 			}
 		}
 		observePhase(ro)

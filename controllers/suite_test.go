@@ -24,6 +24,7 @@ import (
 
 	sluicev1 "github.com/sluice-dev/sluice/api/v1alpha1"
 	"github.com/sluice-dev/sluice/internal/manager"
+	"github.com/sluice-dev/sluice/internal/slackfake"
 	"github.com/sluice-dev/sluice/internal/testenv"
 	"github.com/sluice-dev/sluice/revision"
 )
@@ -47,7 +48,17 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	defer os.RemoveAll(gitCache)
-	mgr, err := manager.New(env.Config, manager.Options{MetricsAddr: "0", ProbeAddr: "0", Concurrency: 4, GitCacheDir: gitCache})
+	slackAPI = slackfake.New(slackfake.Options{})
+	defer slackAPI.Close()
+	if slackAddr, err = slackAppSecret(env); err != nil {
+		fmt.Fprintln(os.Stderr, "slack:", err)
+		env.Stop()
+		os.Exit(1)
+	}
+	mgr, err := manager.New(env.Config, manager.Options{
+		MetricsAddr: "0", ProbeAddr: "0", Concurrency: 4, GitCacheDir: gitCache,
+		Slack: manager.SlackOptions{APIURL: slackAPI.APIURL(), Secret: slackSecretNS + "/slack-app", Addr: slackAddr},
+	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "manager:", err)
 		env.Stop()

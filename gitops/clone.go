@@ -95,6 +95,12 @@ func (c *clone) fresh(ctx context.Context) error {
 	if err := os.MkdirAll(parent, 0o700); err != nil {
 		return fmt.Errorf("creating cache directory: %w", err)
 	}
+	// Clones a crashed process left half done; the lock makes them ours.
+	if stale, err := filepath.Glob(c.dir + ".tmp-*"); err == nil {
+		for _, d := range stale {
+			_ = os.RemoveAll(d)
+		}
+	}
 	tmp, err := os.MkdirTemp(parent, filepath.Base(c.dir)+".tmp-")
 	if err != nil {
 		return fmt.Errorf("creating cache directory: %w", err)

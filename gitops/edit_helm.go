@@ -12,7 +12,8 @@ import (
 // EditHelmValues rolls the image keys of a Helm values file back to the
 // stable images: HelmImages maps each container to a dotted key path. A
 // path ending in .tag holds only the tag, one ending in .digest only the
-// digest, any other the whole image. A promotion leaves the file alone.
+// digest, any other the whole image; keys themselves cannot contain dots.
+// A promotion leaves the file alone.
 // A key that holds neither the canary's nor the stable value is a
 // Conflict; a missing key is NotFound.
 func EditHelmValues(src []byte, ch Change) ([]byte, error) {
@@ -58,22 +59,22 @@ func rollBackHelmKey(rn *yaml.RNode, container, keyPath string, ch Change) error
 		return terminal(ReasonInvalid, "key %s (gitops.helmValues.images.%s) takes the image's %s, but the stable image %s has none; map the container to a key that holds the whole image",
 			keyPath, container, path[len(path)-1], stableImage)
 	}
-	node, err := rn.Pipe(yaml.Lookup(path...))
-	if err != nil || node == nil {
+	node := field(rn.YNode(), path...)
+	if node == nil {
 		return terminal(ReasonNotFound, "no key %s (gitops.helmValues.images.%s); fix the key path or add the key", keyPath, container)
 	}
-	if node.YNode().Kind != yaml.ScalarNode {
+	if node.Kind != yaml.ScalarNode {
 		return terminal(ReasonInvalid, "key %s (gitops.helmValues.images.%s) is not a scalar; point it at the image or its tag", keyPath, container)
 	}
-	switch node.YNode().Value {
+	switch node.Value {
 	case want:
 		return nil // rolled back already
 	case from:
-		yamledit.SetString(node.YNode(), want)
+		yamledit.SetString(node, want)
 		return nil
 	}
 	return terminal(ReasonConflict, "key %s is %q, but the rolled-back revision %s had %q (stable %s has %q); someone changed it since the rollout started, so sluice leaves it alone (roll back by hand if still needed)",
-		keyPath, node.YNode().Value, ch.Revision, from, ch.StableRevision, want)
+		keyPath, node.Value, ch.Revision, from, ch.StableRevision, want)
 }
 
 // helmValue is what a key of the given path holds for an image.

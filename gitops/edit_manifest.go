@@ -83,11 +83,11 @@ func findRollout(f *yamledit.File, ch Change) (int, error) {
 }
 
 func rollBackTemplate(f *yamledit.File, i int, ch Change) error {
-	rn := f.Node(i)
-	tmpl, err := rn.Pipe(yaml.Lookup("spec", "template"))
-	if err != nil || tmpl == nil {
+	t := field(f.Node(i).YNode(), "spec", "template")
+	if t == nil || t.Kind != yaml.MappingNode {
 		return terminal(ReasonNotFound, "the document has no spec.template to roll back")
 	}
+	tmpl := yaml.NewRNode(t)
 	current, err := templateImages(tmpl)
 	if err != nil {
 		return err
@@ -101,11 +101,7 @@ func rollBackTemplate(f *yamledit.File, i int, ch Change) error {
 		return terminal(ReasonInvalid, "encoding the stable pod template: %w", err)
 	}
 	_, err = f.Edit(i, func(rn *yaml.RNode) error {
-		t, err := rn.Pipe(yaml.Lookup("spec", "template"))
-		if err != nil {
-			return err
-		}
-		yamledit.Assign(t.YNode(), stable)
+		yamledit.Assign(field(rn.YNode(), "spec", "template"), stable)
 		return nil
 	})
 	return err

@@ -121,8 +121,15 @@ func remoteMessages(progress string) string {
 			lines = append(lines, msg)
 		}
 	}
-	return strings.Join(lines, "; ")
+	msg := strings.Join(lines, "; ")
+	if len(msg) > maxRemoteMessage {
+		msg = msg[:maxRemoteMessage] + "…"
+	}
+	return msg
 }
+
+// maxRemoteMessage keeps a chatty remote from flooding a status message.
+const maxRemoteMessage = 1000
 
 // cappedWriter keeps the first max bytes written to it and drops the
 // rest without failing the writer.

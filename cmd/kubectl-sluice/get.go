@@ -66,11 +66,13 @@ func (o *options) getCommand() *cobra.Command {
 				}
 				_, err = cmd.OutOrStdout().Write(b)
 				return err
+			case "wide":
+				return printRollouts(cmd.OutOrStdout(), []sluicev1.Rollout{*v.rollout}, false, true)
 			}
-			return fmt.Errorf("unknown output format %q: use json or yaml, or leave -o out for the tree", output)
+			return fmt.Errorf("unknown output format %q: use json, yaml or wide, or leave -o out for the tree", output)
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "", "json or yaml instead of the tree")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "json, yaml, or wide (the list -o wide row) instead of the tree")
 	cmd.Flags().BoolVarP(&watchFlag, "watch", "w", false, "redraw the tree whenever the Rollout, its ReplicaSets or Pods change")
 	return cmd
 }

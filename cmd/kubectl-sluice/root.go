@@ -49,12 +49,14 @@ func newRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		o.setCommand(),
 		o.undoCommand(),
 		o.listCommand(),
+		o.lintCommand(),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the plugin's version",
 			Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), "kubectl-sluice", version) },
 		},
 	)
+	o.addCompletions(root)
 	return root
 }
 

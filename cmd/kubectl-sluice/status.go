@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -131,11 +130,15 @@ func orDash(s string) string {
 
 func (o *options) listCommand() *cobra.Command {
 	var all bool
+	var output string
 	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List Rollouts with their strategy, phase, step and weights",
+		Short: "List Rollouts with their strategy, phase, step and weights (-o wide: analysis, approval, Git and more)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "" && output != "wide" {
+				return fmt.Errorf("unknown output format %q: use wide, or leave -o out", output)
+			}
 			c, ns, err := o.client()
 			if err != nil {
 				return err
@@ -148,25 +151,10 @@ func (o *options) listCommand() *cobra.Command {
 			if err := c.List(cmd.Context(), &list, opts...); err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			if all {
-				fmt.Fprint(tw, "NAMESPACE\t")
-			}
-			fmt.Fprintln(tw, "NAME\tSTRATEGY\tPHASE\tSTEP\tWEIGHT\tSTABLE\tCANARY")
-			for _, ro := range list.Items {
-				st := ro.Status
-				step := "-"
-				if st.CurrentStepIndex != nil {
-					step = fmt.Sprintf("%d/%d", *st.CurrentStepIndex, st.StepCount)
-				}
-				if all {
-					fmt.Fprintf(tw, "%s\t", ro.Namespace)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", ro.Name, orDash(st.Strategy), orDash(string(st.Phase)), step, st.Weights.Canary, orDash(st.StableRevision), orDash(st.CanaryRevision))
-			}
-			return tw.Flush()
+			return printRollouts(cmd.OutOrStdout(), list.Items, all, output == "wide")
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all-namespaces", "A", false, "list Rollouts in every namespace")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "wide: add weights, mirror, last analysis, approval, Git commit, Argo CD sync and the current step")
 	return cmd
 }

@@ -71,6 +71,8 @@ func dashColumn(l *lines, item *yaml.Node) int {
 // encode renders n as a YAML block the way kyaml does, with the
 // document's indentation.
 func (lay layout) encode(n *yaml.Node) (string, error) {
+	n = fresh(n)
+	spellNulls(n)
 	var buf bytes.Buffer
 	e := yaml.NewEncoder(&buf)
 	e.SetIndent(lay.step)
@@ -86,6 +88,17 @@ func (lay layout) encode(n *yaml.Node) (string, error) {
 		return "", fmt.Errorf("encoding YAML: %w", err)
 	}
 	return buf.String(), nil
+}
+
+// spellNulls writes out the empty nulls ("key:" in the source), which
+// yaml.v3's encoder would otherwise turn into empty strings.
+func spellNulls(n *yaml.Node) {
+	if n.Kind == yaml.ScalarNode && n.Value == "" && n.ShortTag() == "!!null" {
+		n.Value = "null"
+	}
+	for _, c := range n.Content {
+		spellNulls(c)
+	}
 }
 
 // block renders n shifted right by indent spaces. The first line is not

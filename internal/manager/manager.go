@@ -33,6 +33,8 @@ type Options struct {
 	// GitCacheDir holds the clones of app repos for Git write-back;
 	// defaults to $SLUICE_CACHE_DIR/git or the user's cache directory.
 	GitCacheDir string
+	// Slack receives approval clicks; posting works without it.
+	Slack SlackOptions
 }
 
 // gitCacheDir picks where app repos are cloned.
@@ -86,12 +88,16 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		Scheme:                  s,
 		MaxConcurrentReconciles: o.Concurrency,
 		Git:                     &gitops.Writer{CacheDir: gitDir, Log: ctrl.Log.WithName("gitops")},
+		Slack:                   &controllers.SlackPoster{APIURL: o.Slack.APIURL, Log: ctrl.Log.WithName("slack")},
 	}
 	if !o.DisableEvents {
 		r.Recorder = mgr.GetEventRecorder("sluice")
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Rollout controller: %w", err)
+	}
+	if err := addSlack(mgr, o.Slack); err != nil {
+		return nil, err
 	}
 	ar := &controllers.AnalysisRunReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader()}
 	if err := ar.SetupWithManager(mgr, o.Concurrency); err != nil {
