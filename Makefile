@@ -27,9 +27,12 @@ generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code.
 manifests: $(CONTROLLER_GEN) ## Regenerate CRDs and RBAC from the Go types and markers.
 	$(CONTROLLER_GEN) crd:maxDescLen=0,generateEmbeddedObjectMeta=true paths=./api/... output:crd:artifacts:config=config/crd/bases
 	$(CONTROLLER_GEN) rbac:roleName=sluice-manager paths=./controllers/... output:rbac:artifacts:config=config/rbac
+	@# The Helm chart carries copies (install/ checks they match).
+	cp config/crd/bases/*.yaml charts/sluice/files/crds/
+	cp config/rbac/role.yaml charts/sluice/files/rbac/role.yaml
 
 verify: generate manifests ## Fail when generated files are stale.
-	@git diff --exit-code -- api config/crd config/rbac || { echo "generated files are stale: run make generate manifests and commit"; exit 1; }
+	@git diff --exit-code -- api config/crd config/rbac charts/sluice/files || { echo "generated files are stale: run make generate manifests and commit"; exit 1; }
 
 lint: ## gofmt and go vet.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -54,8 +57,8 @@ plugin: ## Build kubectl-sluice into bin/.
 krew: ## Release archives and the krew manifest in dist/: make krew VERSION=v0.1.0
 	hack/krew.sh $(VERSION)
 
-demo: ## The local demo (the demo/install issue builds it).
-	@echo "make demo comes with the demo/install issue; until then run: make test"; exit 1
+demo: tools ## The local demo on an embedded control plane; flags via ARGS, e.g. make demo ARGS=--keep
+	$(GO) run ./cmd/sluice-demo $(ARGS)
 
 docker: ## Build the manager image (needs a Docker engine).
 	docker build -t sluice:dev .

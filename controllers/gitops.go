@@ -32,27 +32,39 @@ const argoPollInterval = 2 * time.Second
 // trailers if the crash came between push and status write.
 func (p *pass) writeBack(ctx context.Context) error {
 	g := p.ro.Spec.GitOps
-	if g == nil || p.r.Git == nil || len(p.ro.Status.History) == 0 {
-		return nil
-	}
-	rec := p.ro.Status.History[0]
-	var outcome gitops.Outcome
-	switch {
-	case rec.Outcome == "Promoted" && g.OnPromotion != "None":
-		outcome = gitops.OutcomePromoted
-	case rec.Outcome == "Aborted" && g.OnAbort != "None":
-		outcome = gitops.OutcomeAborted
-	default:
+	if g == nil || p.r.Git == nil {
 		return nil
 	}
 	st := &p.ro.Status
-	if gs := st.GitOps; gs == nil || gs.Revision != rec.Revision || gs.Outcome != string(outcome) {
-		st.GitOps = &sluicev1.GitOpsStatus{Revision: rec.Revision, Outcome: string(outcome), Phase: sluicev1.GitOpsPending}
-		p.gitCondition(metav1.ConditionFalse, "Pending", fmt.Sprintf("writing the %s of %s to Git", outcome, rec.Revision))
+	p.takeRelease()
+	if len(st.History) > 0 {
+		rec := st.History[0]
+		var outcome gitops.Outcome
+		switch {
+		case rec.Outcome == "Promoted" && g.OnPromotion != "None":
+			outcome = gitops.OutcomePromoted
+		case rec.Outcome == "Aborted" && g.OnAbort != "None":
+			outcome = gitops.OutcomeAborted
+		}
+		gs := st.GitOps
+		other := gs == nil || gs.Revision != rec.Revision || gs.Outcome != string(outcome)
+		newer := gs == nil || gs.RequestedAt == nil || !rec.At.Before(gs.RequestedAt)
+		if outcome != "" && other && newer {
+			at := rec.At
+			st.GitOps = &sluicev1.GitOpsStatus{Revision: rec.Revision, Outcome: string(outcome), Phase: sluicev1.GitOpsPending, RequestedAt: &at}
+			p.gitCondition(metav1.ConditionFalse, "Pending", fmt.Sprintf("writing the %s of %s to Git", outcome, rec.Revision))
+		}
+	}
+	if st.GitOps == nil {
+		return nil
 	}
 	switch st.GitOps.Phase {
 	case sluicev1.GitOpsPending:
-		return p.failOnConfig(p.commitOutcome(ctx, rec, outcome))
+		if st.GitOps.Outcome == string(gitops.OutcomeReleased) {
+			return p.failOnConfig(p.commitRelease(ctx))
+		}
+		rec := st.History[0]
+		return p.failOnConfig(p.commitOutcome(ctx, rec, gitops.Outcome(st.GitOps.Outcome)))
 	case sluicev1.GitOpsPushed, sluicev1.GitOpsSyncing:
 		if g.ArgoCD != nil {
 			return p.failOnConfig(p.syncArgo(ctx))
@@ -63,8 +75,6 @@ func (p *pass) writeBack(ctx context.Context) error {
 
 // commitOutcome pushes the commit for a promotion or an abort.
 func (p *pass) commitOutcome(ctx context.Context, rec sluicev1.RolloutRecord, outcome gitops.Outcome) error {
-	g := p.ro.Spec.GitOps
-	gs := p.ro.Status.GitOps
 	repo, err := p.gitRepo(ctx)
 	if err != nil {
 		return err
@@ -73,6 +83,14 @@ func (p *pass) commitOutcome(ctx context.Context, rec sluicev1.RolloutRecord, ou
 	if err != nil {
 		return err
 	}
+	return p.push(ctx, repo, ch)
+}
+
+// push writes ch and moves the write-back on to Pushed (and to Argo CD).
+func (p *pass) push(ctx context.Context, repo gitops.Repo, ch gitops.Change) error {
+	g := p.ro.Spec.GitOps
+	gs := p.ro.Status.GitOps
+	outcome := ch.Outcome
 	wctx, cancel := context.WithTimeout(ctx, gitWriteTimeout)
 	defer cancel()
 	res, err := p.r.Git.Write(wctx, repo, ch)
@@ -80,7 +98,7 @@ func (p *pass) commitOutcome(ctx context.Context, rec sluicev1.RolloutRecord, ou
 		if gitops.IsRetryable(err) {
 			gs.Message = err.Error()
 			p.gitCondition(metav1.ConditionFalse, "GitPushFailed", err.Error())
-			return fmt.Errorf("writing the %s of %s back to Git (will retry): %w", outcome, rec.Revision, err)
+			return fmt.Errorf("writing the %s of %s back to Git (will retry): %w", outcome, gs.Revision, err)
 		}
 		reason := string(gitops.ReasonOf(err))
 		p.failGitOps("Git"+reason, err.Error())

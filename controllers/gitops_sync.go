@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	sluicev1 "github.com/sluice-dev/sluice/api/v1alpha1"
+	"github.com/sluice-dev/sluice/gitops"
 	"github.com/sluice-dev/sluice/gitops/argocd"
 )
 
@@ -46,6 +47,11 @@ func (p *pass) syncArgo(ctx context.Context) error {
 		return fmt.Errorf("judging %s: %w", target, err)
 	}
 	gs.SyncStatus, gs.SyncedRevision, gs.Health = app.Status.Sync.Status, app.Status.Sync.Revision, app.Status.Health.Status
+	if gs.Outcome == string(gitops.OutcomeReleased) && v.Included && app.Status.Sync.Status == argocd.SyncStatusSynced && !v.Done {
+		// A release starts a rollout: the Application is not Healthy again
+		// until that rollout ends, which the release does not wait for.
+		v.Done, v.Message = true, fmt.Sprintf("Argo CD synced %s; the release's rollout starts", short(app.Status.Sync.Revision))
+	}
 	if v.RequestSync && !gs.SyncRequested {
 		reason := fmt.Sprintf("sluice: %s of %s/%s revision %s", gs.Outcome, p.ro.Namespace, p.ro.Name, gs.Revision)
 		if err := target.Sync(ctx, app, gs.Commit, reason); err != nil {

@@ -277,6 +277,20 @@ func TestGitOpsPromoteAndAbort(t *testing.T) {
 	f.g.Expect(file).NotTo(ContainSubstring(sluicev1.LabelRevision), "no sluice bookkeeping in Git")
 	f.g.Expect(f.get().Spec.Template.Spec.Containers[0].Image).To(Equal("web:2"))
 	f.g.Expect(f.application().Status.Sync.Revision).To(Equal(gs.Commit))
+
+	// Retrying v3 after the rollback is in Git is a release commit too
+	// (what `kubectl sluice retry` asks for), never a cluster patch that
+	// Argo CD would undo.
+	f.annotate(sluicev1.AnnotationRelease, "t-retry;web=web:3")
+	ro = f.waitGitOps("released", sluicev1.GitOpsSynced)
+	c = f.commit(ro.Status.GitOps.Commit)
+	f.g.Expect(c.Message).To(ContainSubstring("Sluice-Outcome: released"))
+	f.g.Expect(c.Parents).To(ConsistOf(gs.Commit))
+	file, err = f.git.ReadFile("web-deploy", c.SHA, "deploy/rollout.yaml")
+	f.g.Expect(err).NotTo(HaveOccurred())
+	f.g.Expect(file).To(ContainSubstring("image: web:3"))
+	ro = f.waitStep(1, sluicev1.PhasePaused)
+	f.g.Expect(ro.Status.CanaryRevision).To(Equal(f.revisionOf("web:3")), "v3 rolls out again from Git")
 }
 
 // The Application reached through a kubeconfig Secret and through Argo CD's

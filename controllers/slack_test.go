@@ -2,7 +2,6 @@ package controllers_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -147,6 +146,7 @@ func TestSlackApprovalAndNotifications(t *testing.T) {
 	f.g.Eventually(kinds, timeout, poll).Should(Equal(map[string]int{"Started": 1, "StepReached": 1, "ApprovalRequested": 1, "Promoted": 1}))
 	m, _ := slackAPI.Message(channel, msg.TS)
 	f.g.Expect(m.Buttons()).To(BeEmpty(), "the decided gate's buttons are gone")
-	raw, _ := json.Marshal(done.Status.Notifications)
-	f.g.Expect(done.Status.Notifications.Pending).To(BeEmpty(), "%s", raw)
+	f.waitFor("every notification recorded as posted", func(ro *sluicev1.Rollout) bool {
+		return ro.Status.Notifications != nil && len(ro.Status.Notifications.Pending) == 0 && len(ro.Status.Notifications.Posted) == 4
+	})
 }

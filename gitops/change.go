@@ -26,7 +26,17 @@ type Outcome string
 const (
 	OutcomePromoted Outcome = "promoted"
 	OutcomeAborted  Outcome = "aborted"
+	// OutcomeReleased is a release a person asked sluice to commit for a
+	// Rollout whose template lives in Git (kubectl sluice set image, undo,
+	// retry after a rollback). It edits like a rollback: the file must
+	// still hold Revision's Images, and StableRevision's StableImages and
+	// StableTemplate (the release's) are written.
+	OutcomeReleased Outcome = "released"
 )
+
+// writesTemplate reports whether the change writes images or a template
+// (a rollback or a release) rather than recording a promotion.
+func (o Outcome) writesTemplate() bool { return o == OutcomeAborted || o == OutcomeReleased }
 
 // PromotedRevisionAnnotation records on a Rollout document in Git the
 // revision sluice last promoted.
@@ -132,16 +142,16 @@ func (ch Change) validate() error {
 		add("revision %q must be a non-empty hash", ch.Revision)
 	}
 	switch ch.Outcome {
-	case OutcomePromoted, OutcomeAborted:
+	case OutcomePromoted, OutcomeAborted, OutcomeReleased:
 	default:
-		add("outcome %q must be %q or %q", ch.Outcome, OutcomePromoted, OutcomeAborted)
+		add("outcome %q must be %q, %q or %q", ch.Outcome, OutcomePromoted, OutcomeAborted, OutcomeReleased)
 	}
 	if err := checkPath(ch.Path); err != nil {
 		add("gitops.path: %v", err)
 	}
 	switch ch.format() {
 	case FormatManifest:
-		if ch.Outcome == OutcomeAborted && ch.StableTemplate == nil {
+		if ch.Outcome.writesTemplate() && ch.StableTemplate == nil {
 			add("rolling back a Manifest needs the stable pod template")
 		}
 	case FormatKustomize:
@@ -152,7 +162,7 @@ func (ch Change) validate() error {
 	default:
 		add("gitops.format %q must be Manifest, Kustomize or HelmValues", ch.Format)
 	}
-	if ch.Outcome == OutcomeAborted {
+	if ch.Outcome.writesTemplate() {
 		if len(ch.Images) == 0 {
 			add("rolling back needs the canary's images, to check that nobody changed the file since")
 		}

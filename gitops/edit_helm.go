@@ -21,7 +21,7 @@ func EditHelmValues(src []byte, ch Change) ([]byte, error) {
 	if err != nil {
 		return nil, terminal(ReasonInvalid, "%s is not YAML sluice can edit: %w", ch.Path, err)
 	}
-	if ch.Outcome != OutcomeAborted {
+	if !ch.Outcome.writesTemplate() {
 		return src, nil
 	}
 	if f.Node(0) == nil || f.Node(0).YNode().Kind != yaml.MappingNode {

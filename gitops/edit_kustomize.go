@@ -18,7 +18,7 @@ func EditKustomization(src []byte, ch Change) ([]byte, error) {
 	if err != nil {
 		return nil, terminal(ReasonInvalid, "%s is not YAML sluice can edit: %w", ch.Path, err)
 	}
-	if ch.Outcome != OutcomeAborted {
+	if !ch.Outcome.writesTemplate() {
 		return src, nil
 	}
 	doc := -1

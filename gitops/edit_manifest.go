@@ -37,7 +37,7 @@ func EditManifest(src []byte, ch Change) ([]byte, error) {
 			yamledit.SetString(n.YNode(), ch.Revision)
 			return nil
 		})
-	case OutcomeAborted:
+	case OutcomeAborted, OutcomeReleased:
 		err = rollBackTemplate(f, i, ch)
 	}
 	if err != nil {

@@ -40,7 +40,7 @@ func EditStatusFile(src []byte, ch Change) ([]byte, error) {
 		Reason:         ch.Reason,
 		Images:         ch.Images,
 	}
-	if ch.Outcome == OutcomeAborted {
+	if ch.Outcome.writesTemplate() {
 		rec.Images = ch.StableImages
 	}
 	raw, err := json.Marshal(rec)

@@ -46,6 +46,13 @@ Promoted revision {{.Revision}}{{with .StableRevision}}, replacing {{.}}{{end}}.
 {{- range $container, $image := .Images}}
   {{$container}}: {{$image}}
 {{- end}}
+{{- else if eq .Outcome "released" -}}
+sluice: release {{.Rollout}} revision {{.StableRevision}}{{with .Reason}}: {{firstLine .}}{{end}}
+
+Released on request, replacing revision {{.Revision}}.
+{{- range $container, $image := .StableImages}}
+  {{$container}}: {{$image}}
+{{- end}}
 {{- else -}}
 sluice: roll back {{.Rollout}} to {{.StableRevision}}{{with .Reason}}: {{firstLine .}}{{end}}
 

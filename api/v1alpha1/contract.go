@@ -51,6 +51,13 @@ const (
 	// AnnotationRetry restarts an aborted rollout of the same revision from
 	// step 0.
 	AnnotationRetry = "sluice.dev/retry"
+	// AnnotationRelease asks sluice to commit new images to the Rollout's
+	// manifest in Git (spec.gitops) instead of patching the cluster, which
+	// Argo CD would revert: "<token>;<container>=<image>[,<container>=<image>]".
+	// kubectl sluice set image, undo and retry (after a rollback was
+	// written to Git) use it. The commit then goes through the same Argo CD
+	// sync as a write-back.
+	AnnotationRelease = "sluice.dev/release"
 )
 
 // Pause and resume are a desired state, not an event: spec.paused.

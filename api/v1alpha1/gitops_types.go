@@ -117,7 +117,11 @@ type GitOpsStatus struct {
 	// Revision the write-back is for.
 	// +optional
 	Revision string `json:"revision,omitempty"`
-	// Outcome written: promoted or aborted.
+	// RequestedAt is when the outcome or release this write-back is for
+	// happened; a rollout outcome older than that is not written again.
+	// +optional
+	RequestedAt *metav1.Time `json:"requestedAt,omitempty"`
+	// Outcome written: promoted, aborted or released.
 	// +optional
 	Outcome string `json:"outcome,omitempty"`
 	// Phase of the write-back: Pending, Pushed, Syncing, Synced or Failed.
@@ -127,6 +131,10 @@ type GitOpsStatus struct {
 	// SyncTimeout when Failed.
 	// +optional
 	Reason string `json:"reason,omitempty"`
+	// Images of a release ("container=image"), for outcome released.
+	// +optional
+	// +kubebuilder:validation:MaxItems=32
+	Images []string `json:"images,omitempty"`
 	// SyncRequested is set once sluice asked Argo CD to sync the commit, so
 	// a restart does not ask twice.
 	// +optional

@@ -230,6 +230,8 @@ type HandledActions struct {
 	Abort string `json:"abort,omitempty"`
 	// +optional
 	Retry string `json:"retry,omitempty"`
+	// +optional
+	Release string `json:"release,omitempty"`
 }
 
 // AnalysisRunSummary is one AnalysisRun's outcome as seen by the Rollout.
