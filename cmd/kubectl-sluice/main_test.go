@@ -17,7 +17,10 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"sigs.k8s.io/yaml"
+
 	sluicev1 "github.com/sluice-dev/sluice/api/v1alpha1"
+	"github.com/sluice-dev/sluice/gitops/argocd"
 	"github.com/sluice-dev/sluice/internal/testenv"
 )
 
@@ -292,8 +295,45 @@ func TestSetImageAndUndo(t *testing.T) {
 	_, err = run(ns, "undo", "web", "--to-revision", "3")
 	g.Expect(err).To(MatchError(ContainSubstring("--to-revision must be 1 to 0")))
 
+	// Managed through Git: the same commands ask sluice for a release
+	// commit (sluice.dev/release) and leave spec.template alone.
 	cur.Spec.GitOps = &sluicev1.GitOpsSpec{RepoURL: "https://git.example.com/app.git", Path: "web.yaml"}
 	g.Expect(env.Client.Update(ctx, cur)).To(Succeed())
-	_, err = run(ns, "set", "image", "web", "web=web:3")
-	g.Expect(err).To(MatchError(ContainSubstring("managed through Git")))
+	out, err = run(ns, "set", "image", "web", "web=web:3")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(out).To(ContainSubstring("managed through Git"))
+	cur = get(t, ro)
+	g.Expect(cur.Spec.Template.Spec.Containers[0].Image).To(Equal("web:1"), "no cluster patch")
+	g.Expect(cur.Annotations[sluicev1.AnnotationRelease]).To(HaveSuffix(";web=web:3"))
+	_, err = run(ns, "set", "image", "web", "nope=x:1")
+	g.Expect(err).To(MatchError(ContainSubstring(`no container "nope"`)))
+
+	_, err = run(ns, "undo", "web")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(get(t, ro).Annotations[sluicev1.AnnotationRelease]).To(HaveSuffix(";web=web:1"), "undo releases the stable revision's images")
+
+	// Retry after a rollback that was committed: a release of the aborted images.
+	setStatus(t, ro, func(s *sluicev1.RolloutStatus) {
+		s.GitOps = &sluicev1.GitOpsStatus{Revision: "bbb", Outcome: "aborted", Phase: sluicev1.GitOpsSynced, Commit: "0123abcd"}
+		s.History = []sluicev1.RolloutRecord{{Revision: "bbb", Outcome: "Aborted", At: metav1.Now(), Images: []string{"web=web:2"}}}
+	})
+	out, err = run(ns, "retry", "web")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(out).To(ContainSubstring("aborted revision bbb"))
+	g.Expect(get(t, ro).Annotations[sluicev1.AnnotationRelease]).To(HaveSuffix(";web=web:2"))
+	g.Expect(get(t, ro).Annotations).NotTo(HaveKey(sluicev1.AnnotationRetry))
+}
+
+func TestArgoCDIgnoreDifferences(t *testing.T) {
+	g := NewWithT(t)
+	ns, ro := newRollout(t)
+	out, err := run(ns, "argocd", "ignore-differences", ro.Name)
+	g.Expect(err).NotTo(HaveOccurred())
+	var doc struct {
+		IgnoreDifferences []argocd.IgnoreDifference `json:"ignoreDifferences"`
+	}
+	g.Expect(yaml.Unmarshal([]byte(out), &doc)).To(Succeed())
+	g.Expect(doc.IgnoreDifferences).To(Equal(argocd.IgnoreDifferences(get(t, ro))))
+	g.Expect(doc.IgnoreDifferences).NotTo(BeEmpty())
+	g.Expect(doc.IgnoreDifferences[0].Namespace).To(Equal(ns))
 }

@@ -38,7 +38,8 @@ func newRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	root.AddCommand(
 		o.promoteCommand(),
 		o.actionCommand("abort", "Return all traffic to stable, then scale the canary down", annotationAbort),
-		o.actionCommand("retry", "Roll out an aborted revision again from step 0", annotationRetry),
+		o.retryCommand(),
+		o.argocdCommand(),
 		o.pauseCommand("pause", true),
 		o.pauseCommand("resume", false),
 		o.approveCommand("approve", sluicev1.DecisionApprove),

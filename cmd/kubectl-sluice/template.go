@@ -2,25 +2,43 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sluicev1 "github.com/sluice-dev/sluice/api/v1alpha1"
 )
 
 // Actions that change the desired template patch spec.template. For a
-// Rollout with spec.gitops they must become Git commits instead (Argo CD
-// would revert a cluster patch); until the gitops write-back exists the
-// plugin refuses them there and says why.
-func refuseGitOps(ro *sluicev1.Rollout, action string) error {
-	if ro.Spec.GitOps != nil {
-		return fmt.Errorf("rollout %s is managed through Git (spec.gitops, %s): %s it by committing to %s; a cluster patch would be reverted by Argo CD", ro.Name, ro.Spec.GitOps.RepoURL, action, ro.Spec.GitOps.Path)
+// Rollout with spec.gitops a cluster patch would be reverted by Argo CD's
+// next sync, so they ask the controller (annotation sluice.dev/release) to
+// commit the images to the Rollout's manifest in Git instead; Argo CD then
+// syncs that commit and the rollout starts from Git.
+func (o *options) release(cmd *cobra.Command, c client.Client, ro *sluicev1.Rollout, images map[string]string, what string) error {
+	names := make([]string, 0, len(images))
+	for n := range images {
+		names = append(names, n)
 	}
+	sort.Strings(names)
+	var list []string
+	for _, n := range names {
+		list = append(list, n+"="+images[n])
+	}
+	tok := time.Now().UTC().Format(time.RFC3339Nano) + ";" + strings.Join(list, ",")
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{sluicev1.AnnotationRelease: tok}}})
+	if err := c.Patch(cmd.Context(), ro, client.RawPatch(types.MergePatchType, patch), client.FieldOwner("kubectl-sluice")); err != nil {
+		return err
+	}
+	g := ro.Spec.GitOps
+	fmt.Fprintf(cmd.OutOrStdout(), "rollout %s is managed through Git: sluice commits %s (%s) to %s of %s, then Argo CD syncs it\n  follow it: kubectl sluice get %s -w   (status.gitops)\n",
+		ro.Name, what, strings.Join(list, ", "), g.Path, g.RepoURL, ro.Name)
 	return nil
 }
 
@@ -35,15 +53,14 @@ func (o *options) setCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := refuseGitOps(ro, "set image"); err != nil {
-				return err
-			}
 			orig := ro.DeepCopy()
+			images := map[string]string{}
 			for _, kv := range args[1:] {
 				name, image, ok := strings.Cut(kv, "=")
 				if !ok || name == "" || image == "" {
 					return fmt.Errorf("%q is not CONTAINER=IMAGE", kv)
 				}
+				images[name] = image
 				found := false
 				for i := range ro.Spec.Template.Spec.Containers {
 					if ro.Spec.Template.Spec.Containers[i].Name == name {
@@ -53,6 +70,9 @@ func (o *options) setCommand() *cobra.Command {
 				if !found {
 					return fmt.Errorf("rollout %s has no container %q (containers: %s)", ro.Name, name, containerNames(ro))
 				}
+			}
+			if ro.Spec.GitOps != nil {
+				return o.release(cmd, c, orig, images, "the new image")
 			}
 			return o.patchTemplate(cmd, c, orig, ro, "image updated")
 		},
@@ -92,9 +112,6 @@ func (o *options) undoCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := refuseGitOps(ro, "undo"); err != nil {
-				return err
-			}
 			rev := ro.Status.StableRevision
 			if to > 0 {
 				if to > len(ro.Status.History) {
@@ -108,6 +125,13 @@ func (o *options) undoCommand() *cobra.Command {
 			rs, err := revisionTemplate(cmd.Context(), c, ro, rev)
 			if err != nil {
 				return err
+			}
+			if ro.Spec.GitOps != nil {
+				images := map[string]string{}
+				for _, c := range rs.Spec.Template.Spec.Containers {
+					images[c.Name] = c.Image
+				}
+				return o.release(cmd, c, ro, images, "revision "+rev+"'s images")
 			}
 			orig := ro.DeepCopy()
 			tpl := rs.Spec.Template.DeepCopy()
@@ -137,4 +161,41 @@ func revisionTemplate(ctx context.Context, c client.Client, ro *sluicev1.Rollout
 		return nil, fmt.Errorf("revision %s has no ReplicaSet left (revisionHistoryLimit); kept revisions: %s", rev, strings.Join(kept, ", "))
 	}
 	return &sets.Items[0], nil
+}
+
+// retryCommand retries an aborted revision. When the abort's rollback was
+// written to Git, the cluster already runs the stable template from Git, so
+// the retry is a release of the aborted revision's images, committed to
+// Git; otherwise it is the sluice.dev/retry action.
+func (o *options) retryCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "retry NAME",
+		Short: "Roll out an aborted revision again from step 0 (through Git when its rollback was committed)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, ro, err := o.rollout(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if gs := ro.Status.GitOps; ro.Spec.GitOps != nil && gs != nil && gs.Outcome == "aborted" && gs.Commit != "" {
+				for _, h := range ro.Status.History {
+					if h.Revision == gs.Revision && h.Outcome == "Aborted" && len(h.Images) > 0 {
+						images := map[string]string{}
+						for _, kv := range h.Images {
+							if n, img, ok := strings.Cut(kv, "="); ok {
+								images[n] = img
+							}
+						}
+						return o.release(cmd, c, ro, images, "aborted revision "+gs.Revision+"'s images again")
+					}
+				}
+				return fmt.Errorf("rollout %s: the rollback of %s is in Git (commit %s) but its images are not in status.history; set them with kubectl sluice set image", ro.Name, gs.Revision, gs.Commit)
+			}
+			if _, _, err := o.annotate(cmd.Context(), args[0], annotationRetry, false); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "rollout %s: retry requested\n", args[0])
+			return nil
+		},
+	}
 }
