@@ -211,8 +211,18 @@ func renderTree(w io.Writer, v view) error {
 			fmt.Fprintf(w, "│  step %d  %s by %s via %s\n", a.Step, a.Decision, a.Approver, a.Channel)
 		}
 	}
-	if g := st.GitOps; g != nil && g.Commit != "" {
-		fmt.Fprintf(w, "├─ Git:       %s %s (Argo CD: %s)\n", g.Outcome, g.Commit, orDash(g.SyncStatus))
+	if g := st.GitOps; g != nil {
+		commit := "not pushed yet"
+		if g.Commit != "" {
+			commit = "commit " + shortSHA(g.Commit)
+		}
+		fmt.Fprintf(w, "├─ Git:       %s %s · %s · %s\n", g.Outcome, g.Revision, commit, orDash(g.Phase))
+		if g.SyncStatus != "" || g.SyncedRevision != "" {
+			fmt.Fprintf(w, "│             Argo CD: %s at %s, health %s\n", orDash(g.SyncStatus), orDash(shortSHA(g.SyncedRevision)), orDash(g.Health))
+		}
+		if g.Phase != "Synced" && g.Phase != "Pushed" && g.Message != "" {
+			fmt.Fprintf(w, "│             %s\n", g.Message)
+		}
 	}
 	fmt.Fprintln(w, "└─ Revisions")
 	sets := append([]appsv1.ReplicaSet(nil), v.sets...)
@@ -297,4 +307,11 @@ func podState(p corev1.Pod) string {
 		return "Terminating"
 	}
 	return string(p.Status.Phase) + ", " + ready
+}
+
+func shortSHA(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
 }

@@ -66,6 +66,10 @@ func TestTreeGolden(t *testing.T) {
 			s.Phase, s.Message = sluicev1.PhasePaused, "step 4 (pause until promoted): waiting for `kubectl sluice promote web`"
 			s.Weights = sluicev1.TrafficWeights{Stable: 50, Canary: 50}
 			s.Analysis = []sluicev1.AnalysisRunSummary{{Name: "web-bbbbbbbbbb-step2", Step: 2, Kind: "Step", Phase: sluicev1.AnalysisSuccessful}}
+			// The previous rollout's write-back, still waiting for Argo CD.
+			s.GitOps = &sluicev1.GitOpsStatus{Revision: "aaaaaaaaaa", Outcome: "promoted", Phase: sluicev1.GitOpsSyncing,
+				Commit: "6156b5f23d45ba3b769ba3f5e706616f0e80b4ed", SyncStatus: "OutOfSync", SyncedRevision: "998df0a91e2e0000000000000000000000000000", Health: "Healthy",
+				Message: "waiting for Argo CD to sync 6156b5f23d45 (synced: 998df0a91e2e, health Healthy)"}
 		}},
 		{"bluegreen.yaml", 1, func(s *sluicev1.RolloutStatus) {
 			s.Phase, s.Message = sluicev1.PhasePaused, "step 1 (approval (1 of release-managers)): 0 of 1 approvals"
