@@ -47,14 +47,14 @@ Promoted revision {{.Revision}}{{with .StableRevision}}, replacing {{.}}{{end}}.
   {{$container}}: {{$image}}
 {{- end}}
 {{- else if eq .Outcome "released" -}}
-sluice: release {{.Rollout}} revision {{.StableRevision}}{{with .Reason}}: {{firstLine .}}{{end}}
+sluice: release {{.Rollout}} revision {{.StableRevision}}{{with .Reason}}: {{subjectReason .}}{{end}}
 
 Released on request, replacing revision {{.Revision}}.
 {{- range $container, $image := .StableImages}}
   {{$container}}: {{$image}}
 {{- end}}
 {{- else -}}
-sluice: roll back {{.Rollout}} to {{.StableRevision}}{{with .Reason}}: {{firstLine .}}{{end}}
+sluice: roll back {{.Rollout}} to {{.StableRevision}}{{with .Reason}}: {{subjectReason .}}{{end}}
 
 Rolled back revision {{.Revision}} to stable revision {{.StableRevision}}.
 {{- range $container, $image := .StableImages}}
@@ -73,6 +73,15 @@ const maxMessage = 64 << 10
 var messageFuncs = template.FuncMap{
 	// firstLine keeps a multi-line reason out of the subject line.
 	"firstLine": func(s string) string { first, _, _ := strings.Cut(s, "\n"); return first },
+	// subjectReason is the reason's first words, so the subject line stays
+	// near Git's 72 columns; the whole reason is in the body.
+	"subjectReason": func(s string) string {
+		first, _, _ := strings.Cut(s, "\n")
+		if r := []rune(first); len(r) > 40 {
+			return strings.TrimSpace(string(r[:39])) + "…"
+		}
+		return first
+	},
 }
 
 // RenderMessage runs the commit message template (DefaultMessageTemplate
