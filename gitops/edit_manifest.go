@@ -211,43 +211,10 @@ func templateNode(t *corev1.PodTemplateSpec) (*yaml.Node, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, err
 	}
-	pruned, err := json.Marshal(prune(v))
+	pruned, err := json.Marshal(revision.Prune(v))
 	if err != nil {
 		return nil, err
 	}
 	return yamledit.FromJSON(pruned)
 }
 
-// prune drops null, "", {} and [] recursively; zero numbers and false
-// stay, since they can mean something other than unset.
-func prune(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, e := range t {
-			if e = prune(e); empty(e) {
-				delete(t, k)
-			} else {
-				t[k] = e
-			}
-		}
-	case []any:
-		for i, e := range t {
-			t[i] = prune(e)
-		}
-	}
-	return v
-}
-
-func empty(v any) bool {
-	switch t := v.(type) {
-	case nil:
-		return true
-	case string:
-		return t == ""
-	case map[string]any:
-		return len(t) == 0
-	case []any:
-		return len(t) == 0
-	}
-	return false
-}

@@ -28,7 +28,7 @@ func Hash(template *corev1.PodTemplateSpec) (string, error) {
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return "", fmt.Errorf("decoding pod template: %w", err)
 	}
-	canonical, err := json.Marshal(prune(doc))
+	canonical, err := json.Marshal(Prune(doc))
 	if err != nil {
 		return "", fmt.Errorf("encoding canonical pod template: %w", err)
 	}
@@ -36,13 +36,15 @@ func Hash(template *corev1.PodTemplateSpec) (string, error) {
 	return hex.EncodeToString(sum[:])[:hashLen], nil
 }
 
-// prune drops empty values recursively. Zero numbers and false stay: they
-// can differ in meaning from an unset field (terminationGracePeriodSeconds).
-func prune(v any) any {
+// Prune drops empty values (null, "", {} and []) recursively, in place.
+// Zero numbers and false stay: they can differ in meaning from an unset
+// field (terminationGracePeriodSeconds). The revision hash is taken over
+// the pruned form; gitops writes templates to Git in it too.
+func Prune(v any) any {
 	switch t := v.(type) {
 	case map[string]any:
 		for k, e := range t {
-			e = prune(e)
+			e = Prune(e)
 			if isEmpty(e) {
 				delete(t, k)
 				continue
@@ -52,7 +54,7 @@ func prune(v any) any {
 		return t
 	case []any:
 		for i, e := range t {
-			t[i] = prune(e)
+			t[i] = Prune(e)
 		}
 		return t
 	default:
