@@ -217,4 +217,3 @@ func templateNode(t *corev1.PodTemplateSpec) (*yaml.Node, error) {
 	}
 	return yamledit.FromJSON(pruned)
 }
-
