@@ -210,6 +210,7 @@ func (p *pass) failOnConfig(err error) error {
 }
 
 func (p *pass) failGitOps(reason, msg string) {
+	msg = strings.Join(strings.Fields(msg), " ") // remote errors carry newlines
 	gs := p.ro.Status.GitOps
 	gs.Phase, gs.Reason, gs.Message = sluicev1.GitOpsFailed, reason, msg
 	p.gitCondition(metav1.ConditionFalse, reason, msg)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -75,7 +76,7 @@ type gitopsFixture struct {
 	access  string
 }
 
-func newGitOpsFixture(t *testing.T, access string, mutate func(*sluicev1.GitOpsSpec)) *gitopsFixture {
+func newGitOpsFixture(t *testing.T, access string, mutate func(*gitopsFixture, *sluicev1.GitOpsSpec)) *gitopsFixture {
 	t.Helper()
 	g := NewWithT(t)
 	ctx := context.Background()
@@ -108,7 +109,7 @@ func newGitOpsFixture(t *testing.T, access string, mutate func(*sluicev1.GitOpsS
 		gs.ArgoCD.Server = &sluicev1.ArgoCDServer{URL: api.URL, TokenSecretRef: sluicev1.LocalSecretReference{Name: "argocd-token"}}
 	}
 	if mutate != nil {
-		mutate(gs)
+		mutate(f, gs)
 	}
 	_, err = f.git.CreateRepo("web-deploy", "main", map[string]string{
 		"deploy/rollout.yaml": f.manifest("web:1", gs),
@@ -314,7 +315,7 @@ func TestGitOpsArgoCDAccess(t *testing.T) {
 // an Argo CD that never syncs within syncTimeout.
 func TestGitOpsFailures(t *testing.T) {
 	t.Run("file not in the repo", func(t *testing.T) {
-		f := newGitOpsFixture(t, "in-cluster", func(gs *sluicev1.GitOpsSpec) { gs.Path = "deploy/missing.yaml" })
+		f := newGitOpsFixture(t, "in-cluster", func(_ *gitopsFixture, gs *sluicev1.GitOpsSpec) { gs.Path = "deploy/missing.yaml" })
 		f.waitHealthy(f.revisionOf("web:1"))
 		f.developerRelease("web:2")
 		f.waitStep(1, sluicev1.PhasePaused)
@@ -326,7 +327,7 @@ func TestGitOpsFailures(t *testing.T) {
 		f.g.Expect(c.Message).To(ContainSubstring("deploy/missing.yaml"))
 	})
 	t.Run("Argo CD never syncs", func(t *testing.T) {
-		f := newGitOpsFixture(t, "in-cluster", func(gs *sluicev1.GitOpsSpec) {
+		f := newGitOpsFixture(t, "in-cluster", func(_ *gitopsFixture, gs *sluicev1.GitOpsSpec) {
 			d := sluicev1.Duration("3s")
 			gs.ArgoCD.SyncTimeout = &d
 			gs.ArgoCD.Name = "nobody-syncs-this"
@@ -343,5 +344,37 @@ func TestGitOpsFailures(t *testing.T) {
 		f.g.Expect(ro.Status.GitOps.Reason).To(Equal("SyncTimeout"))
 		f.g.Expect(ro.Status.GitOps.Message).To(ContainSubstring("spec.gitops.argocd.syncTimeout"))
 		f.g.Expect(ro.Status.GitOps.Commit).NotTo(BeEmpty(), "the commit was pushed; only the sync is missing")
+	})
+	t.Run("wrong credentials", func(t *testing.T) {
+		// sluice reaches the Git server through a counting proxy and with a
+		// wrong password; the Argo CD stand-in goes straight and right.
+		var requests atomic.Int32
+		f := newGitOpsFixture(t, "in-cluster", func(f *gitopsFixture, gs *sluicev1.GitOpsSpec) {
+			proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				requests.Add(1)
+				f.git.ServeHTTP(w, r)
+			}))
+			t.Cleanup(proxy.Close)
+			gs.RepoURL = proxy.URL + strings.TrimPrefix(gs.RepoURL, f.git.URL())
+			f.g.Expect(env.Client.Create(context.Background(), &corev1.Secret{
+				ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "git-wrong"},
+				Data:       map[string][]byte{"username": []byte("sluice"), "password": []byte("not-the-password")},
+			})).To(Succeed())
+			gs.SecretRef = &sluicev1.LocalSecretReference{Name: "git-wrong"}
+		})
+		f.waitHealthy(f.revisionOf("web:1"))
+		f.developerRelease("web:2")
+		f.waitStep(1, sluicev1.PhasePaused)
+		f.action(sluicev1.AnnotationPromote)
+		ro := f.waitGitOps("promoted", sluicev1.GitOpsFailed)
+		f.g.Expect(ro.Status.GitOps.Reason).To(Equal("GitAuth"))
+		c := meta.FindStatusCondition(ro.Status.Conditions, sluicev1.ConditionGitOpsSynced)
+		f.g.Expect(c).NotTo(BeNil())
+		f.g.Expect(c.Message).To(ContainSubstring("spec.gitops.secretRef"), "the message says where the credentials come from")
+		f.g.Expect(c.Message).NotTo(ContainSubstring("not-the-password"))
+		seen := requests.Load()
+		f.g.Expect(seen).To(BeNumerically(">", 0))
+		f.annotate("test.sluice.dev/poke", "1") // more reconciles
+		f.g.Consistently(requests.Load, "3s", poll).Should(Equal(seen), "no retry storm: a failed write-back is not retried")
 	})
 }

@@ -11,7 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// Format of the file gitops.path names; the same strings as the API.
+// Format of the file spec.gitops.path names; the same strings as the API.
 type Format string
 
 const (
@@ -147,7 +147,7 @@ func (ch Change) validate() error {
 		add("outcome %q must be %q, %q or %q", ch.Outcome, OutcomePromoted, OutcomeAborted, OutcomeReleased)
 	}
 	if err := checkPath(ch.Path); err != nil {
-		add("gitops.path: %v", err)
+		add("spec.gitops.path: %v", err)
 	}
 	switch ch.format() {
 	case FormatManifest:
@@ -157,10 +157,10 @@ func (ch Change) validate() error {
 	case FormatKustomize:
 	case FormatHelmValues:
 		if len(ch.HelmImages) == 0 {
-			add("gitops.helmValues.images must map each container to its image key path")
+			add("spec.gitops.helmValues.images must map each container to its image key path")
 		}
 	default:
-		add("gitops.format %q must be Manifest, Kustomize or HelmValues", ch.Format)
+		add("spec.gitops.format %q must be Manifest, Kustomize or HelmValues", ch.Format)
 	}
 	if ch.Outcome.writesTemplate() {
 		if len(ch.Images) == 0 {

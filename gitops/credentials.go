@@ -13,7 +13,7 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// Keys of the Secret that gitops.secretRef names.
+// Keys of the Secret that spec.gitops.secretRef names.
 const (
 	SecretKeyUsername   = "username"
 	SecretKeyPassword   = "password"
@@ -107,10 +107,10 @@ func (c Credentials) authMethod(url string) (transport.AuthMethod, error) {
 
 func (c Credentials) sshAuth(ep *transport.Endpoint) (transport.AuthMethod, error) {
 	if len(c.SSHPrivateKey) == 0 {
-		return nil, terminal(ReasonAuth, "SSH repo %s needs a private key: add it under key %q of the Secret gitops.secretRef names", ep.Host, SecretKeyIdentity)
+		return nil, terminal(ReasonAuth, "SSH repo %s needs a private key: add it under key %q of the Secret spec.gitops.secretRef names", ep.Host, SecretKeyIdentity)
 	}
 	if len(c.SSHKnownHosts) == 0 {
-		return nil, terminal(ReasonAuth, "SSH repo %s needs the server's host key: add `ssh-keyscan %s` output under key %q of the Secret gitops.secretRef names", ep.Host, ep.Host, SecretKeyKnownHosts)
+		return nil, terminal(ReasonAuth, "SSH repo %s needs the server's host key: add `ssh-keyscan %s` output under key %q of the Secret spec.gitops.secretRef names", ep.Host, ep.Host, SecretKeyKnownHosts)
 	}
 	user := ep.User
 	if user == "" {

@@ -47,24 +47,24 @@ func EditHelmValues(src []byte, ch Change) ([]byte, error) {
 func rollBackHelmKey(rn *yaml.RNode, container, keyPath string, ch Change) error {
 	stableImage, ok := ch.StableImages[container]
 	if !ok {
-		return terminal(ReasonInvalid, "gitops.helmValues.images names container %s, but the stable revision has no such container", container)
+		return terminal(ReasonInvalid, "spec.gitops.helmValues.images names container %s, but the stable revision has no such container", container)
 	}
 	canaryImage, ok := ch.Images[container]
 	if !ok {
-		return terminal(ReasonInvalid, "gitops.helmValues.images names container %s, but the rolled-back revision has no such container", container)
+		return terminal(ReasonInvalid, "spec.gitops.helmValues.images names container %s, but the rolled-back revision has no such container", container)
 	}
 	path := strings.Split(keyPath, ".")
 	want, from := helmValue(path, parseImage(stableImage)), helmValue(path, parseImage(canaryImage))
 	if want == "" {
-		return terminal(ReasonInvalid, "key %s (gitops.helmValues.images.%s) takes the image's %s, but the stable image %s has none; map the container to a key that holds the whole image",
+		return terminal(ReasonInvalid, "key %s (spec.gitops.helmValues.images.%s) takes the image's %s, but the stable image %s has none; map the container to a key that holds the whole image",
 			keyPath, container, path[len(path)-1], stableImage)
 	}
 	node := field(rn.YNode(), path...)
 	if node == nil {
-		return terminal(ReasonNotFound, "no key %s (gitops.helmValues.images.%s); fix the key path or add the key", keyPath, container)
+		return terminal(ReasonNotFound, "no key %s (spec.gitops.helmValues.images.%s); fix the key path or add the key", keyPath, container)
 	}
 	if node.Kind != yaml.ScalarNode {
-		return terminal(ReasonInvalid, "key %s (gitops.helmValues.images.%s) is not a scalar; point it at the image or its tag", keyPath, container)
+		return terminal(ReasonInvalid, "key %s (spec.gitops.helmValues.images.%s) is not a scalar; point it at the image or its tag", keyPath, container)
 	}
 	switch node.Value {
 	case want:

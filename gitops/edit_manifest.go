@@ -79,7 +79,7 @@ func findRollout(f *yamledit.File, ch Change) (int, error) {
 	case len(found) > 1:
 		return 0, terminal(ReasonInvalid, "%s has %d Rollout documents named %s without a namespace; set metadata.namespace on them", ch.Path, len(found), ch.Rollout.Name)
 	}
-	return 0, terminal(ReasonNotFound, "%s has no Rollout document named %s (apiVersion sluice.dev/*, kind Rollout, metadata.name %s); point gitops.path at the file that holds it", ch.Path, ch.Rollout, ch.Rollout.Name)
+	return 0, terminal(ReasonNotFound, "%s has no Rollout document named %s (apiVersion sluice.dev/*, kind Rollout, metadata.name %s); point spec.gitops.path at the file that holds it", ch.Path, ch.Rollout, ch.Rollout.Name)
 }
 
 func rollBackTemplate(f *yamledit.File, i int, ch Change) error {

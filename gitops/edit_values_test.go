@@ -155,7 +155,7 @@ func TestEditHelmValues(t *testing.T) {
 			src:    values,
 			change: helm(map[string]string{"app": "image.version"}),
 			reason: ReasonNotFound,
-			errSub: "no key image.version (gitops.helmValues.images.app)",
+			errSub: "no key image.version (spec.gitops.helmValues.images.app)",
 		},
 		{
 			name:   "someone else's tag is a conflict",

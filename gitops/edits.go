@@ -52,7 +52,7 @@ func applyEdits(commit *object.Commit, ch Change, edits []fileEdit) (map[string]
 			return nil, err
 		}
 		if !exists && !e.create {
-			return nil, terminal(ReasonNotFound, "%s does not exist; point gitops.path at the file that holds the Rollout's manifest", e.path)
+			return nil, terminal(ReasonNotFound, "%s does not exist; point spec.gitops.path at the file that holds the Rollout's manifest", e.path)
 		}
 		out, err := e.edit(src, ch)
 		if err != nil {
@@ -81,7 +81,7 @@ func readFile(tree *object.Tree, path string) ([]byte, bool, error) {
 		last := i == len(parts)-1
 		switch {
 		case entry.Mode == filemode.Symlink:
-			return nil, false, terminal(ReasonInvalid, "%s is a symbolic link; sluice edits only regular files, point gitops.path at the real file", prefix)
+			return nil, false, terminal(ReasonInvalid, "%s is a symbolic link; sluice edits only regular files, point spec.gitops.path at the real file", prefix)
 		case !last && entry.Mode != filemode.Dir:
 			return nil, false, terminal(ReasonInvalid, "%s is a file, not a directory, in path %s", prefix, path)
 		case last && entry.Mode != filemode.Regular && entry.Mode != filemode.Executable:

@@ -38,7 +38,7 @@ func (ch Change) MessageData() MessageData {
 	}
 }
 
-// DefaultMessageTemplate is used when gitops.commitMessage is empty.
+// DefaultMessageTemplate is used when spec.gitops.commitMessage is empty.
 const DefaultMessageTemplate = `{{if eq .Outcome "promoted" -}}
 sluice: promote {{.Rollout}} to {{.Revision}}
 
@@ -90,17 +90,17 @@ func RenderMessage(tmpl string, data MessageData) (string, error) {
 	if tmpl == "" {
 		tmpl = DefaultMessageTemplate
 	}
-	t, err := template.New("gitops.commitMessage").Funcs(messageFuncs).Option("missingkey=error").Parse(tmpl)
+	t, err := template.New("spec.gitops.commitMessage").Funcs(messageFuncs).Option("missingkey=error").Parse(tmpl)
 	if err != nil {
-		return "", terminal(ReasonTemplate, "gitops.commitMessage does not parse: %w", err)
+		return "", terminal(ReasonTemplate, "spec.gitops.commitMessage does not parse: %w", err)
 	}
 	out := &limitedBuffer{max: maxMessage}
 	if err := t.Execute(out, data); err != nil {
-		return "", terminal(ReasonTemplate, "gitops.commitMessage fails on Rollout %s: %w (fields: .Rollout .Namespace .Name .Revision .StableRevision .Images .StableImages .Outcome .Reason)", data.Rollout, err)
+		return "", terminal(ReasonTemplate, "spec.gitops.commitMessage fails on Rollout %s: %w (fields: .Rollout .Namespace .Name .Revision .StableRevision .Images .StableImages .Outcome .Reason)", data.Rollout, err)
 	}
 	msg := strings.TrimSpace(out.String())
 	if msg == "" {
-		return "", terminal(ReasonTemplate, "gitops.commitMessage renders an empty message for Rollout %s", data.Rollout)
+		return "", terminal(ReasonTemplate, "spec.gitops.commitMessage renders an empty message for Rollout %s", data.Rollout)
 	}
 	return msg, nil
 }

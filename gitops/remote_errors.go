@@ -49,19 +49,19 @@ func classifyRemote(err error, repo Repo, branch string) error {
 	where := describe(repo, branch)
 	switch {
 	case errors.Is(err, transport.ErrAuthenticationRequired):
-		return terminal(ReasonAuth, "%s: the remote refused the credentials: %w; check username and password (or token) in the Secret gitops.secretRef names", where, err)
+		return terminal(ReasonAuth, "%s: the remote refused the credentials: %w; check username and password (or token) in the Secret spec.gitops.secretRef names", where, err)
 	case errors.Is(err, transport.ErrAuthorizationFailed):
 		return terminal(ReasonAuth, "%s: the credentials may not do this: %w; give them write access to the repo", where, err)
 	case errors.Is(err, transport.ErrInvalidAuthMethod):
 		return terminal(ReasonAuth, "%s: these credentials do not fit the URL's protocol: %w", where, err)
 	case sshAuthFailure(err):
-		return terminal(ReasonAuth, "%s: SSH refused: %w; check keys %q and %q of the Secret gitops.secretRef names", where, err, SecretKeyIdentity, SecretKeyKnownHosts)
+		return terminal(ReasonAuth, "%s: SSH refused: %w; check keys %q and %q of the Secret spec.gitops.secretRef names", where, err, SecretKeyIdentity, SecretKeyKnownHosts)
 	case errors.Is(err, transport.ErrRepositoryNotFound):
-		return terminal(ReasonNotFound, "%s: %w; check gitops.repoURL (some hosts also say this to credentials that may not read the repo)", where, err)
+		return terminal(ReasonNotFound, "%s: %w; check spec.gitops.repoURL (some hosts also say this to credentials that may not read the repo)", where, err)
 	case errors.Is(err, transport.ErrEmptyRemoteRepository):
 		return terminal(ReasonNotFound, "%s: the repository is empty; push branch %s first", where, branch)
 	case errors.Is(err, git.NoMatchingRefSpecError{}), errors.Is(err, plumbing.ErrReferenceNotFound):
-		return terminal(ReasonNotFound, "%s: branch %s does not exist: %w; check gitops.branch", where, branch, err)
+		return terminal(ReasonNotFound, "%s: branch %s does not exist: %w; check spec.gitops.branch", where, branch, err)
 	}
 	return transient(ReasonTransient, "%s: %w", where, err)
 }

@@ -6,7 +6,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 )
 
-// SecretKeySigningKey is the key of the Secret gitops.signingKeySecretRef
+// SecretKeySigningKey is the key of the Secret spec.gitops.signingKeySecretRef
 // names: an armored OpenPGP private key.
 const SecretKeySigningKey = "signing-key"
 

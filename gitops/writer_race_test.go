@@ -3,6 +3,7 @@ package gitops
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -226,4 +227,51 @@ func (f *fixture) otherPush(path, content string) string {
 		f.t.Errorf("other push: %v", err)
 	}
 	return sha
+}
+
+// Ten writers, each with its own cache (as separate sluice processes
+// would be, so no in-process lock orders them), promote ten Rollouts in
+// one file on one branch at the same time, behind basic auth. Pushes lose
+// races; every write is redone on the new head until it lands, and no
+// write overwrites another's.
+func TestTenConcurrentWritersAllLand(t *testing.T) {
+	const n = 10
+	var docs []string
+	for i := range n {
+		docs = append(docs, strings.ReplaceAll(readTestdata(t, "rollout.yaml"), "name: web\n", fmt.Sprintf("name: web-%d\n", i)))
+	}
+	f := newFixture(t, gitserver.Options{Username: "sluice", Password: "pw"}, map[string]string{"apps/all.yaml": strings.Join(docs, "---\n")})
+	var wg sync.WaitGroup
+	results := make([]Result, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := newWriter(t)
+			w.MaxAttempts = 3 * n
+			w.Backoff = func(attempt int) time.Duration { return time.Duration(attempt) * 20 * time.Millisecond }
+			ch := promotion("apps/all.yaml", FormatManifest)
+			ch.Rollout = types.NamespacedName{Namespace: "default", Name: fmt.Sprintf("web-%d", i)}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			results[i], errs[i] = w.Write(ctx, f.repo, ch)
+		}()
+	}
+	wg.Wait()
+	Expect(errs).To(HaveEach(BeNil()))
+	log, err := f.srv.Log("app", "main", 2*n)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(log).To(HaveLen(n+1), "ten commits on the initial import, none lost")
+	file := f.file("apps/all.yaml")
+	Expect(strings.Count(file, PromotedRevisionAnnotation)).To(Equal(n), "every Rollout's annotation is in the file")
+	retried := 0
+	for i, r := range results {
+		Expect(r.Changed).To(BeTrue(), "writer %d", i)
+		if r.Attempts > 1 {
+			retried++
+		}
+	}
+	Expect(retried).To(BeNumerically(">", 0), "the writers really raced")
+	t.Logf("%d of %d writers lost at least one race; %d receive-packs", retried, n, f.srv.ReceivePacks("app"))
 }

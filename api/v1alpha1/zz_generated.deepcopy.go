@@ -985,6 +985,11 @@ func (in *GitOpsStatus) DeepCopyInto(out *GitOpsStatus) {
 		in, out := &in.RequestedAt, &out.RequestedAt
 		*out = (*in).DeepCopy()
 	}
+	if in.Images != nil {
+		in, out := &in.Images, &out.Images
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	if in.CommittedAt != nil {
 		in, out := &in.CommittedAt, &out.CommittedAt
 		*out = (*in).DeepCopy()
