@@ -74,6 +74,17 @@ func TestApprovalGate(t *testing.T) {
 	f.g.Expect(c.Reason).To(Equal("Rejected"))
 	f.g.Expect(c.Message).To(ContainSubstring(fmt.Sprintf("step %d rejected by alice", 1)))
 	f.expectWeights(100, 0)
+
+	// A retry is a new attempt: alice's earlier rejection does not abort
+	// it again; the gate waits for a new decision.
+	time.Sleep(1100 * time.Millisecond) // creation times have seconds only
+	f.action(sluicev1.AnnotationRetry)
+	ro = f.waitStep(1, sluicev1.PhasePaused)
+	f.g.Consistently(func() sluicev1.RolloutPhase { return f.get().Status.Phase }, "2s", poll).Should(Equal(sluicev1.PhasePaused))
+	f.approval("alice-approves-retry", v3, 1, sluicev1.DecisionApprove, "alice")
+	f.approval("bob-approves-retry", v3, 1, sluicev1.DecisionApprove, "bob", "release-managers")
+	f.approval("alice-approves-step3", v3, 3, sluicev1.DecisionApprove, "alice")
+	f.waitHealthy(v3)
 }
 
 // An approval gate with a timeout applies its outcome: Abort aborts,

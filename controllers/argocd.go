@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -17,6 +18,37 @@ import (
 
 // +kubebuilder:rbac:groups=argoproj.io,resources=applications,verbs=get;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+
+// inlineKubeconfig loads a kubeconfig that a Rollout's author supplied. It
+// runs inside the manager, so anything that reaches beyond the Secret is
+// refused: exec and auth-provider plugins would run commands in the
+// manager, and file paths (tokenFile, certificate and key files) would
+// hand the manager's own files, such as its ServiceAccount token, to the
+// server the kubeconfig names.
+func inlineKubeconfig(raw []byte) (*rest.Config, error) {
+	cfg, err := clientcmd.Load(raw)
+	if err != nil {
+		return nil, err
+	}
+	for name, a := range cfg.AuthInfos {
+		switch {
+		case a.Exec != nil:
+			return nil, fmt.Errorf("user %q uses an exec plugin; only inline credentials (token, client-certificate-data) are allowed", name)
+		case a.AuthProvider != nil:
+			return nil, fmt.Errorf("user %q uses an auth-provider plugin; only inline credentials are allowed", name)
+		case a.TokenFile != "" || a.ClientCertificate != "" || a.ClientKey != "":
+			return nil, fmt.Errorf("user %q reads files (tokenFile, client-certificate, client-key); put the data inline", name)
+		case a.Impersonate != "" || len(a.ImpersonateGroups) > 0:
+			return nil, fmt.Errorf("user %q impersonates; give the credentials of the identity itself", name)
+		}
+	}
+	for name, c := range cfg.Clusters {
+		if c.CertificateAuthority != "" {
+			return nil, fmt.Errorf("cluster %q reads certificate-authority from a file; use certificate-authority-data", name)
+		}
+	}
+	return clientcmd.NewDefaultClientConfig(*cfg, &clientcmd.ConfigOverrides{}).ClientConfig()
+}
 
 // remoteClients caches clients for Argo CD clusters reached through a
 // kubeconfig Secret, keyed by the Secret and its resourceVersion so a
@@ -86,7 +118,7 @@ func (rc *remoteClients) client(k remoteKey, kubeconfig []byte) (client.Client, 
 	if c, ok := rc.m.Load(k); ok {
 		return c.(client.Client), nil
 	}
-	cfg, err := clientcmd.RESTConfigFromKubeConfig(kubeconfig)
+	cfg, err := inlineKubeconfig(kubeconfig)
 	if err != nil {
 		return nil, err
 	}

@@ -95,7 +95,20 @@ func (p *pass) approvalGate(ctx context.Context, step plan.Step) (bool, error) {
 		return false, fmt.Errorf("listing Approvals: %w", err)
 	}
 	gate := approval.Gate{RolloutName: p.ro.Name, RolloutUID: string(p.ro.UID), Revision: p.desired, Step: step.Index, Spec: *step.Gate.Approval}
-	v := approval.Decide(gate, list.Items)
+	// Decisions from an earlier attempt at this revision (a retry after an
+	// abort or a rejection) do not count: they were made before that
+	// attempt ended. Decisions made in advance for a later step do.
+	current := list.Items
+	if len(st.History) > 0 && st.History[0].Revision == p.desired {
+		ended := st.History[0].At.Time
+		current = nil
+		for _, a := range list.Items {
+			if a.CreationTimestamp.Time.After(ended) {
+				current = append(current, a)
+			}
+		}
+	}
+	v := approval.Decide(gate, current)
 	for _, a := range v.Counted {
 		p.recordApproval(a)
 	}

@@ -49,9 +49,27 @@ func (p *pass) writeBack(ctx context.Context) error {
 		gs := st.GitOps
 		other := gs == nil || gs.Revision != rec.Revision || gs.Outcome != string(outcome)
 		newer := gs == nil || gs.RequestedAt == nil || !rec.At.Before(gs.RequestedAt)
+		if gs != nil && gs.Outcome == string(gitops.OutcomeReleased) && gs.RequestedAt != nil {
+			// A release asked for in the same second as this outcome
+			// stands: timestamps have seconds only.
+			newer = rec.At.After(gs.RequestedAt.Time)
+		}
 		if outcome != "" && other && newer {
+			if gs != nil && gs.Outcome == string(gitops.OutcomeReleased) && gs.Phase == sluicev1.GitOpsPending {
+				p.event(eventWarning, "ReleaseDropped", "the release of %s was not committed yet; the rollout's %s of %s is written instead; ask again", gs.Revision, outcome, rec.Revision)
+			}
 			at := rec.At
-			st.GitOps = &sluicev1.GitOpsStatus{Revision: rec.Revision, Outcome: string(outcome), Phase: sluicev1.GitOpsPending, RequestedAt: &at}
+			from := st.StableRevision
+			if outcome == gitops.OutcomePromoted {
+				from = ""
+				if prev := st.PreviousRevision; prev != nil {
+					from = prev.Revision
+				}
+			}
+			// Everything the commit needs is copied now: by the time a
+			// retried write runs, History may hold a later rollout.
+			st.GitOps = &sluicev1.GitOpsStatus{Revision: rec.Revision, Outcome: string(outcome), Phase: sluicev1.GitOpsPending, RequestedAt: &at,
+				StableRevision: from, Cause: rec.Reason, Images: rec.Images}
 			p.gitCondition(metav1.ConditionFalse, "Pending", fmt.Sprintf("writing the %s of %s to Git", outcome, rec.Revision))
 		}
 	}
@@ -63,8 +81,7 @@ func (p *pass) writeBack(ctx context.Context) error {
 		if st.GitOps.Outcome == string(gitops.OutcomeReleased) {
 			return p.failOnConfig(p.commitRelease(ctx))
 		}
-		rec := st.History[0]
-		return p.failOnConfig(p.commitOutcome(ctx, rec, gitops.Outcome(st.GitOps.Outcome)))
+		return p.failOnConfig(p.commitOutcome(ctx))
 	case sluicev1.GitOpsPushed, sluicev1.GitOpsSyncing:
 		if g.ArgoCD != nil {
 			return p.failOnConfig(p.syncArgo(ctx))
@@ -74,12 +91,12 @@ func (p *pass) writeBack(ctx context.Context) error {
 }
 
 // commitOutcome pushes the commit for a promotion or an abort.
-func (p *pass) commitOutcome(ctx context.Context, rec sluicev1.RolloutRecord, outcome gitops.Outcome) error {
+func (p *pass) commitOutcome(ctx context.Context) error {
 	repo, err := p.gitRepo(ctx)
 	if err != nil {
 		return err
 	}
-	ch, err := p.gitChange(ctx, rec, outcome)
+	ch, err := p.gitChange(ctx)
 	if err != nil {
 		return err
 	}
@@ -114,7 +131,7 @@ func (p *pass) push(ctx context.Context, repo gitops.Repo, ch gitops.Change) err
 	case !res.Changed:
 		gs.Message = fmt.Sprintf("%s already records this %s at %s; nothing to commit", g.Path, outcome, short(res.Commit))
 	default:
-		gs.Message = fmt.Sprintf("pushed %s to %s of %s", short(res.Commit), g.Branch, g.RepoURL)
+		gs.Message = fmt.Sprintf("pushed %s to %s of %s", short(res.Commit), g.Branch, gitops.RedactURL(g.RepoURL))
 	}
 	p.event(eventNormal, "GitCommitPushed", "%s", gs.Message)
 	p.notify(slack.EventGitCommitPushed, gs.Revision, -1, fmt.Sprintf("%s: %s", gs.Outcome, gs.Message))
@@ -146,18 +163,19 @@ func (p *pass) gitRepo(ctx context.Context) (gitops.Repo, error) {
 
 // gitChange describes the edit: for a promotion the revision is recorded;
 // for an abort the stable revision's whole pod template is written back.
-func (p *pass) gitChange(ctx context.Context, rec sluicev1.RolloutRecord, outcome gitops.Outcome) (gitops.Change, error) {
+func (p *pass) gitChange(ctx context.Context) (gitops.Change, error) {
 	g := p.ro.Spec.GitOps
-	st := &p.ro.Status
+	gs := p.ro.Status.GitOps
+	outcome := gitops.Outcome(gs.Outcome)
 	ch := gitops.Change{
 		Rollout:        types.NamespacedName{Namespace: p.ro.Namespace, Name: p.ro.Name},
-		Revision:       rec.Revision,
-		StableRevision: st.StableRevision,
+		Revision:       gs.Revision,
+		StableRevision: gs.StableRevision,
 		Outcome:        outcome,
-		Reason:         rec.Reason,
+		Reason:         gs.Cause,
 		Path:           g.Path,
 		Format:         gitops.Format(g.Format),
-		Images:         parseImages(rec.Images),
+		Images:         parseImages(gs.Images),
 	}
 	if g.HelmValues != nil {
 		ch.HelmImages = g.HelmValues.Images
@@ -166,9 +184,9 @@ func (p *pass) gitChange(ctx context.Context, rec sluicev1.RolloutRecord, outcom
 		ch.Author = gitops.Author{Name: g.Author.Name, Email: g.Author.Email}
 	}
 	if outcome == gitops.OutcomeAborted {
-		stable := p.sets[st.StableRevision]
+		stable := p.sets[gs.StableRevision]
 		if stable == nil {
-			return ch, fmt.Errorf("the stable ReplicaSet of %s is not in the cache yet: %w", st.StableRevision, errRequeue)
+			return ch, &configError{reason: "StableRevisionGone", msg: fmt.Sprintf("the ReplicaSet of stable revision %s, whose template the rollback writes, is gone; write the rollback by hand", gs.StableRevision)}
 		}
 		tmpl := userTemplate(stable)
 		ch.StableTemplate = &tmpl

@@ -32,7 +32,8 @@ func (p *pass) takeRelease() {
 		p.event(eventWarning, "ActionIgnored", "%s=%q: %v", sluicev1.AnnotationRelease, tok, err)
 		return
 	}
-	if gs := st.GitOps; gs != nil && (gs.Phase == sluicev1.GitOpsPending || gs.Phase == sluicev1.GitOpsPushed || gs.Phase == sluicev1.GitOpsSyncing) {
+	argo := p.ro.Spec.GitOps.ArgoCD != nil
+	if gs := st.GitOps; gs != nil && (gs.Phase == sluicev1.GitOpsPending || argo && (gs.Phase == sluicev1.GitOpsPushed || gs.Phase == sluicev1.GitOpsSyncing)) {
 		p.event(eventWarning, "ActionIgnored", "release: the %s write-back of %s is still %s; ask again when status.gitops.phase is Synced or Failed", gs.Outcome, gs.Revision, gs.Phase)
 		return
 	}
@@ -55,7 +56,7 @@ func (p *pass) takeRelease() {
 		list = append(list, c.Name+"="+c.Image)
 	}
 	st.GitOps = &sluicev1.GitOpsStatus{Revision: rev, Outcome: string(gitops.OutcomeReleased), Phase: sluicev1.GitOpsPending,
-		RequestedAt: &metav1.Time{Time: p.now}, Images: list}
+		RequestedAt: &metav1.Time{Time: p.now}, Images: list, StableRevision: p.desired}
 	p.gitCondition(metav1.ConditionFalse, "Pending", fmt.Sprintf("committing release %s to Git", rev))
 	p.event(eventNormal, "ReleaseRequested", "committing %s (revision %s) to Git for Argo CD to sync", strings.Join(list, ", "), rev)
 }
@@ -73,10 +74,12 @@ func (p *pass) commitRelease(ctx context.Context) error {
 	if err != nil {
 		return &configError{reason: "InvalidRelease", msg: err.Error()}
 	}
+	// Revision is the release's, so its trailers tell two releases apart;
+	// StableRevision is what the file holds now.
 	ch := gitops.Change{
 		Rollout:        types.NamespacedName{Namespace: p.ro.Namespace, Name: p.ro.Name},
-		Revision:       p.desired,
-		StableRevision: gs.Revision,
+		Revision:       gs.Revision,
+		StableRevision: p.desired,
 		Outcome:        gitops.OutcomeReleased,
 		Reason:         "requested with " + sluicev1.AnnotationRelease,
 		Path:           g.Path,

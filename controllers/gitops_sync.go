@@ -21,6 +21,20 @@ import (
 func (p *pass) syncArgo(ctx context.Context) error {
 	a := p.ro.Spec.GitOps.ArgoCD
 	gs := p.ro.Status.GitOps
+	timeout := 5 * time.Minute
+	if a.SyncTimeout != nil && a.SyncTimeout.Get() > 0 {
+		timeout = a.SyncTimeout.Get()
+	}
+	// The deadline holds whatever happens below: an Argo CD that cannot be
+	// reached at all must end in SyncTimeout too, not in retries forever.
+	deadline := p.now.Add(timeout)
+	if gs.CommittedAt != nil {
+		deadline = gs.CommittedAt.Add(timeout)
+	}
+	if !p.now.Before(deadline) {
+		p.failGitOps("SyncTimeout", fmt.Sprintf("Argo CD did not run commit %s within %s (spec.gitops.argocd.syncTimeout): %s", short(gs.Commit), timeout, gs.Message))
+		return nil
+	}
 	target, err := p.argoTarget(ctx)
 	if err != nil {
 		return err
@@ -29,19 +43,31 @@ func (p *pass) syncArgo(ctx context.Context) error {
 	if err != nil {
 		return p.argoError(err)
 	}
+	if !app.Permits(p.ro.Namespace, p.ro.Name) {
+		p.failGitOps("ArgoCDNotPermitted", fmt.Sprintf("%s deploys to namespace %q, not %q: add the annotation %s: %s/%s to the Application to let this Rollout sync it",
+			target, destNamespace(app), p.ro.Namespace, argocd.AnnotationRollouts, p.ro.Namespace, p.ro.Name))
+		return nil
+	}
 	if gs.Phase == sluicev1.GitOpsPushed {
 		if err := target.Refresh(ctx); err != nil {
 			return p.argoError(err)
 		}
 		gs.Phase = sluicev1.GitOpsSyncing
 		gs.Reason = "WaitingForArgoCD"
+		// The refresh changed the Application; a sync request guarded by
+		// the copy read before it would be refused.
+		if app, err = target.Get(ctx); err != nil {
+			return p.argoError(err)
+		}
 	}
 	repo, err := p.gitRepo(ctx)
 	if err != nil {
 		return err
 	}
 	v, err := argocd.Evaluate(app, gs.Commit, func(rev string) (bool, error) {
-		return p.r.Git.Contains(ctx, repo, gs.Commit, rev)
+		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		return p.r.Git.Contains(cctx, repo, gs.Commit, rev)
 	})
 	if err != nil {
 		return fmt.Errorf("judging %s: %w", target, err)
@@ -72,11 +98,6 @@ func (p *pass) syncArgo(ctx context.Context) error {
 		p.failGitOps("SyncFailed", fmt.Sprintf("%s: %s", target, v.Message))
 		return nil
 	}
-	timeout := 5 * time.Minute
-	if a.SyncTimeout != nil && a.SyncTimeout.Get() > 0 {
-		timeout = a.SyncTimeout.Get()
-	}
-	deadline := gs.CommittedAt.Add(timeout)
 	if !p.now.Before(deadline) {
 		p.failGitOps("SyncTimeout", fmt.Sprintf("%s did not run commit %s within %s (spec.gitops.argocd.syncTimeout): %s", target, short(gs.Commit), timeout, v.Message))
 		return nil
@@ -85,6 +106,13 @@ func (p *pass) syncArgo(ctx context.Context) error {
 	p.gitCondition(metav1.ConditionFalse, "WaitingForArgoCD", v.Message)
 	p.wakeAt(p.now.Add(argoPollInterval))
 	return nil
+}
+
+func destNamespace(app *argocd.Application) string {
+	if app.Spec.Destination == nil {
+		return ""
+	}
+	return app.Spec.Destination.Namespace
 }
 
 // argoError fails the write-back on errors a person must fix and retries

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,7 +60,7 @@ func (p *pass) notify(kind slack.EventKind, rev string, step int32, detail strin
 		st.Notifications = &sluicev1.NotificationsStatus{}
 	}
 	ns := st.Notifications
-	id := slack.EventID(string(p.ro.UID), rev, kind, step)
+	id := slack.EventID(string(p.ro.UID), rev+"."+p.attempt(kind), kind, step)
 	if slices.Contains(ns.Posted, id) || slices.ContainsFunc(ns.Pending, func(e sluicev1.PendingNotification) bool { return e.ID == id }) {
 		return
 	}
@@ -72,11 +73,28 @@ func (p *pass) notify(kind slack.EventKind, rev string, step int32, detail strin
 	}
 }
 
+// attempt tells apart rollouts of the same revision (a retry after an
+// abort) and write-backs of one: the time the previous rollout ended, or
+// the write-back's request time.
+func (p *pass) attempt(kind slack.EventKind) string {
+	st := &p.ro.Status
+	if kind == slack.EventGitCommitPushed && st.GitOps != nil && st.GitOps.RequestedAt != nil {
+		return fmt.Sprint(st.GitOps.RequestedAt.Unix())
+	}
+	if kind == slack.EventPromoted || kind == slack.EventAborted || kind == slack.EventAnalysisFailed {
+		return fmt.Sprint(p.now.Unix())
+	}
+	if len(st.History) > 0 {
+		return fmt.Sprint(st.History[0].At.Unix())
+	}
+	return "0"
+}
+
 // postNotifications posts the pending events and records which were
 // posted. It runs after the status patch that recorded them, so a crash
 // in between leaves them pending, and the Notifier's history search keeps
 // the retry from posting twice. It reports whether status changed.
-func (p *pass) postNotifications(ctx context.Context) bool {
+func (p *pass) postNotifications(ctx context.Context, before *sluicev1.NotificationsStatus) bool {
 	ns := p.ro.Status.Notifications
 	if ns == nil || len(ns.Pending) == 0 || p.r.Slack == nil || p.ro.Spec.Notifications == nil || p.ro.Spec.Notifications.Slack == nil {
 		return false
@@ -89,15 +107,24 @@ func (p *pass) postNotifications(ctx context.Context) bool {
 		ns.LastError = err.Error()
 		return true
 	}
-	creds, err := slack.CredentialsFromSecret(s.Data)
-	if err != nil {
-		ns.LastError = fmt.Sprintf("Secret %s (spec.notifications.slack.secretRef): %v", s.Name, err)
+	// Posting needs the bot token only; the signing secret belongs to the
+	// manager's interaction endpoint.
+	token := strings.TrimSpace(string(s.Data["bot-token"]))
+	if !strings.HasPrefix(token, "xoxb-") {
+		ns.LastError = fmt.Sprintf("Secret %s (spec.notifications.slack.secretRef) needs key bot-token with a bot token (xoxb-…)", s.Name)
 		return true
 	}
-	notifier := p.r.Slack.notifier(creds.BotToken)
+	earlier := map[string]bool{}
+	if before != nil {
+		for _, e := range before.Pending {
+			earlier[e.ID] = true
+		}
+	}
+	notifier := p.r.Slack.notifier(slack.NewSecret(token))
 	for len(ns.Pending) > 0 {
 		pn := ns.Pending[0]
 		ev, ok := p.slackEvent(pn)
+		ev.FirstAttempt = !earlier[pn.ID]
 		if ok {
 			if _, err := notifier.Post(ctx, cfg.Channel, ev); err != nil {
 				ns.LastError = fmt.Sprintf("posting %s to Slack channel %s: %v", pn.Kind, cfg.Channel, err)
@@ -143,7 +170,9 @@ func (p *pass) slackEvent(pn sluicev1.PendingNotification) (slack.Event, bool) {
 	for _, r := range st.Analysis {
 		g.Analysis = fmt.Sprintf("%s (step %d): %s %s", r.Name, r.Step, r.Phase, r.Message)
 	}
-	return slack.GateMessage(g), true
+	ev := slack.GateMessage(g)
+	ev.ID = pn.ID // a retried revision's gate is a new message
+	return ev, true
 }
 
 // writeNotificationStatus patches status once more after posting.

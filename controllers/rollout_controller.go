@@ -238,16 +238,20 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 				retErr = errors.Join(retErr, fmt.Errorf("patching status: %w", err))
 			} else {
 				r.written.Store(req.NamespacedName, ro.DeepCopy())
-				before := ro.DeepCopy()
-				if p.postNotifications(ctx) {
-					if err := r.writeNotificationStatus(ctx, ro, before); err != nil {
-						retErr = errors.Join(retErr, err)
-					}
+			}
+		}
+		// Pending Slack posts go out once status records them, including
+		// ones a failed post or a crash left behind.
+		if retErr == nil {
+			before := ro.DeepCopy()
+			if p.postNotifications(ctx, orig.Status.Notifications) {
+				if err := r.writeNotificationStatus(ctx, ro, before); err != nil {
+					retErr = errors.Join(retErr, err)
 				}
-				if ns := ro.Status.Notifications; ns != nil && len(ns.Pending) > 0 && retErr == nil &&
-					(result.RequeueAfter == 0 || result.RequeueAfter > 10*time.Second) {
-					result.RequeueAfter = 10 * time.Second // Slack failed: try again
-				}
+			}
+			if ns := ro.Status.Notifications; ns != nil && len(ns.Pending) > 0 && retErr == nil &&
+				(result.RequeueAfter == 0 || result.RequeueAfter > 10*time.Second) {
+				result.RequeueAfter = 10 * time.Second // Slack failed: try again
 			}
 		}
 		observePhase(ro)

@@ -29,8 +29,9 @@ const (
 	// OutcomeReleased is a release a person asked sluice to commit for a
 	// Rollout whose template lives in Git (kubectl sluice set image, undo,
 	// retry after a rollback). It edits like a rollback: the file must
-	// still hold Revision's Images, and StableRevision's StableImages and
-	// StableTemplate (the release's) are written.
+	// still hold Images (those of StableRevision, what runs now), and
+	// StableImages and StableTemplate (those of Revision, the release) are
+	// written.
 	OutcomeReleased Outcome = "released"
 )
 

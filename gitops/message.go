@@ -47,9 +47,9 @@ Promoted revision {{.Revision}}{{with .StableRevision}}, replacing {{.}}{{end}}.
   {{$container}}: {{$image}}
 {{- end}}
 {{- else if eq .Outcome "released" -}}
-sluice: release {{.Rollout}} revision {{.StableRevision}}{{with .Reason}}: {{subjectReason .}}{{end}}
+sluice: release {{.Rollout}} revision {{.Revision}}{{with .Reason}}: {{subjectReason .}}{{end}}
 
-Released on request, replacing revision {{.Revision}}.
+Released on request, replacing revision {{.StableRevision}}.
 {{- range $container, $image := .StableImages}}
   {{$container}}: {{$image}}
 {{- end}}

@@ -8,6 +8,10 @@ import (
 
 // redactURL hides a password embedded in a repo URL before it reaches a
 // log line or an error message.
+// RedactURL hides a password or token in a URL's user info, for messages,
+// events and logs.
+func RedactURL(raw string) string { return redactURL(raw) }
+
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.User == nil {

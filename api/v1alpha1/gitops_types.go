@@ -131,7 +131,17 @@ type GitOpsStatus struct {
 	// SyncTimeout when Failed.
 	// +optional
 	Reason string `json:"reason,omitempty"`
-	// Images of a release ("container=image"), for outcome released.
+	// StableRevision is the other side of the outcome: the revision an abort
+	// returns to, the one a promotion replaced, the one a release replaces.
+	// +optional
+	StableRevision string `json:"stableRevision,omitempty"`
+	// Cause is why the rollout ended (an abort's reason), for the commit
+	// message.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	Cause string `json:"cause,omitempty"`
+	// Images of the revision written ("container=image"): the promoted or
+	// aborted canary's, or a release's.
 	// +optional
 	// +kubebuilder:validation:MaxItems=32
 	Images []string `json:"images,omitempty"`

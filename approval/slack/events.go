@@ -42,6 +42,10 @@ type Event struct {
 	Text string
 	// Blocks are the message body; empty means Text alone.
 	Blocks []slack.Block
+	// FirstAttempt says no earlier attempt can have posted the event (the
+	// caller recorded it just now), so Post need not search the channel's
+	// history, which Slack rate-limits hard for unlisted apps.
+	FirstAttempt bool
 }
 
 // RolloutInfo identifies a rollout of one revision in messages.

@@ -82,9 +82,13 @@ func (n *Notifier) Post(ctx context.Context, channel string, ev Event) (string, 
 	if ts, ok := n.remembered(key); ok {
 		return ts, nil
 	}
-	ts, found, err := n.Find(ctx, channel, ev.ID)
-	if err != nil {
-		return "", err
+	var ts string
+	var found bool
+	var err error
+	if !ev.FirstAttempt {
+		if ts, found, err = n.Find(ctx, channel, ev.ID); err != nil {
+			return "", err
+		}
 	}
 	if found {
 		n.Log.V(1).Info("Slack event already posted", "channel", channel, "event", ev.ID, "ts", ts)

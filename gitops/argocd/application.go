@@ -11,6 +11,7 @@ package argocd
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -52,7 +53,8 @@ type Application struct {
 
 // AppSpec is the part of spec sluice needs.
 type AppSpec struct {
-	Source     *Source     `json:"source,omitempty"`
+	Source      *Source      `json:"source,omitempty"`
+	Destination *Destination `json:"destination,omitempty"`
 	SyncPolicy *SyncPolicy `json:"syncPolicy,omitempty"`
 }
 
@@ -61,6 +63,34 @@ type Source struct {
 	RepoURL        string `json:"repoURL"`
 	Path           string `json:"path,omitempty"`
 	TargetRevision string `json:"targetRevision,omitempty"`
+}
+
+// Destination is where the Application deploys.
+type Destination struct {
+	Server    string `json:"server,omitempty"`
+	Name      string `json:"name,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// AnnotationRollouts, on an Application, names the Rollouts
+// ("namespace/name", comma-separated, or "*") that may drive it when its
+// destination namespace is not theirs.
+const AnnotationRollouts = "sluice.dev/rollouts"
+
+// Permits reports whether a Rollout may refresh and sync this Application:
+// the Application deploys into the Rollout's namespace, or names the
+// Rollout in AnnotationRollouts. Without it any Rollout's author could
+// make sluice sync any team's Application.
+func (a *Application) Permits(namespace, name string) bool {
+	if d := a.Spec.Destination; d != nil && d.Namespace == namespace {
+		return true
+	}
+	for _, r := range strings.Split(a.Annotations[AnnotationRollouts], ",") {
+		if r = strings.TrimSpace(r); r == "*" || r == namespace+"/"+name {
+			return true
+		}
+	}
+	return false
 }
 
 // SyncPolicy says whether Argo CD syncs on its own.

@@ -28,7 +28,11 @@ type ServerTarget struct {
 }
 
 func (t *ServerTarget) String() string {
-	return fmt.Sprintf("Argo CD Application %s/%s (via %s)", t.Namespace, t.Name, t.BaseURL)
+	u := t.BaseURL
+	if p, err := url.Parse(u); err == nil && p.User != nil {
+		u = p.Redacted()
+	}
+	return fmt.Sprintf("Argo CD Application %s/%s (via %s)", t.Namespace, t.Name, u)
 }
 
 // Get reads the Application.
@@ -86,7 +90,7 @@ func (t *ServerTarget) do(ctx context.Context, method, path string, body []byte)
 	if err != nil {
 		return nil, &Error{Err: fmt.Errorf("%s: %w", t, err)}
 	}
-	req.Header.Set("Authorization", "Bearer "+t.Token)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(t.Token))
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.Do(req)
 	if err != nil {
@@ -108,6 +112,11 @@ func (t *ServerTarget) do(ctx context.Context, method, path string, body []byte)
 	case http.StatusNotFound:
 		return nil, &Error{Err: fmt.Errorf("%w; check spec.gitops.argocd.namespace and name", e)}
 	case http.StatusBadRequest:
+		// Argo CD answers 400 to a sync while another operation runs;
+		// that passes.
+		if strings.Contains(msg, "another operation is already in progress") {
+			return nil, &Error{Retryable: true, Err: e}
+		}
 		return nil, &Error{Err: e}
 	}
 	// 409 (another operation is running), 429 and 5xx pass with time.

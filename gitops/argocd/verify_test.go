@@ -72,3 +72,30 @@ func TestEvaluateAncestryError(t *testing.T) {
 		t.Fatalf("want the ancestry error, got %v", err)
 	}
 }
+
+func TestApplicationPermits(t *testing.T) {
+	app := func(dest string, ann string) *Application {
+		a := &Application{Spec: AppSpec{Destination: &Destination{Namespace: dest}}}
+		if ann != "" {
+			a.Annotations = map[string]string{AnnotationRollouts: ann}
+		}
+		return a
+	}
+	cases := []struct {
+		name string
+		app  *Application
+		want bool
+	}{
+		{"deploys into the Rollout's namespace", app("shop", ""), true},
+		{"another team's namespace", app("payments", ""), false},
+		{"no destination namespace", &Application{}, false},
+		{"named in the annotation", app("payments", "other/x, shop/web"), true},
+		{"another Rollout named", app("payments", "shop/api"), false},
+		{"wildcard", app("payments", "*"), true},
+	}
+	for _, c := range cases {
+		if got := c.app.Permits("shop", "web"); got != c.want {
+			t.Errorf("%s: Permits = %v, want %v", c.name, got, c.want)
+		}
+	}
+}

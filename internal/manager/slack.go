@@ -67,7 +67,8 @@ func addSlack(mgr ctrl.Manager, o SlackOptions) error {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/slack/interactions", h)
-		srv := &http.Server{Addr: o.Addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		srv := &http.Server{Addr: o.Addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+			WriteTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}
 		// Every replica answers clicks: recording is idempotent.
 		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 			ln, err := net.Listen("tcp", o.Addr)
