@@ -55,7 +55,7 @@ type Application struct {
 type AppSpec struct {
 	Source      *Source      `json:"source,omitempty"`
 	Destination *Destination `json:"destination,omitempty"`
-	SyncPolicy *SyncPolicy `json:"syncPolicy,omitempty"`
+	SyncPolicy  *SyncPolicy  `json:"syncPolicy,omitempty"`
 }
 
 // Source is where the Application's manifests come from.
