@@ -113,9 +113,7 @@ func (p *pass) push(ctx context.Context, repo gitops.Repo, ch gitops.Change) err
 	res, err := p.r.Git.Write(wctx, repo, ch)
 	if err != nil {
 		if gitops.IsRetryable(err) {
-			gs.Message = err.Error()
-			p.gitCondition(metav1.ConditionFalse, "GitPushFailed", err.Error())
-			return fmt.Errorf("writing the %s of %s back to Git (will retry): %w", outcome, gs.Revision, err)
+			return p.retryWriteBack("GitPushFailed", fmt.Errorf("writing the %s of %s back to Git (will retry): %w", outcome, gs.Revision, err))
 		}
 		reason := string(gitops.ReasonOf(err))
 		p.failGitOps("Git"+reason, err.Error())
@@ -215,6 +213,22 @@ func (p *pass) gitChange(ctx context.Context) (gitops.Change, error) {
 		}
 	}
 	return ch, nil
+}
+
+// writeBackRetry is the pause before another attempt after a transient
+// Git or Argo CD failure.
+const writeBackRetry = 15 * time.Second
+
+// retryWriteBack records a transient failure and asks to come back later.
+// It is not returned as an error: controller-runtime's error backoff grows
+// to many minutes and would override the rollout's own timers (a pause, a
+// progress deadline) while Git is down.
+func (p *pass) retryWriteBack(reason string, err error) error {
+	msg := strings.Join(strings.Fields(err.Error()), " ")
+	p.ro.Status.GitOps.Message = msg
+	p.gitCondition(metav1.ConditionFalse, reason, msg)
+	p.wakeAt(p.now.Add(writeBackRetry))
+	return nil
 }
 
 // failOnConfig turns a configuration problem into a Failed write-back.

@@ -124,9 +124,8 @@ func (p *pass) argoError(err error) error {
 		return errRequeue
 	}
 	if argocd.IsRetryable(err) {
-		p.ro.Status.GitOps.Message = err.Error()
-		return err
+		return p.retryWriteBack("ArgoCDUnreachable", err)
 	}
-	p.failGitOps("ArgoCDUnreachable", err.Error())
+	p.failGitOps("ArgoCDRefused", err.Error())
 	return nil
 }
