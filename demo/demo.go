@@ -292,7 +292,11 @@ func (d *Demo) start(ctx context.Context) error {
 		return err
 	}
 
-	mgr, err := manager.New(env.Config, manager.Options{
+	asManager, err := installShippedRBAC(ctx, c, env.Config, root)
+	if err != nil {
+		return fmt.Errorf("installing the shipped RBAC: %w", err)
+	}
+	mgr, err := manager.New(asManager, manager.Options{
 		MetricsAddr: "0", ProbeAddr: "0", Concurrency: 2,
 		GitCacheDir:      filepath.Join(d.dir, "git-cache"),
 		GracefulShutdown: 5 * time.Second,
@@ -301,7 +305,7 @@ func (d *Demo) start(ctx context.Context) error {
 		return fmt.Errorf("creating the sluice manager: %w", err)
 	}
 	d.goStop("sluice manager stopped", func(ctx context.Context) { _ = mgr.Start(ctx) })
-	p.done("sluice manager running (the same wiring as the binary; log %s)", filepath.Join(logs, "manager.log"))
+	p.done("sluice manager running as %s with the RBAC from config/rbac (the same wiring as the binary; log %s)", managerUser, filepath.Join(logs, "manager.log"))
 
 	standin := &argostandin.Controller{
 		Client: c, Namespace: ArgoNamespace, Interval: 200 * time.Millisecond,
