@@ -17,8 +17,9 @@ import (
 )
 
 // gitWriteTimeout bounds one write-back (fetch, edit, commit, push and its
-// retries) inside a reconcile.
-const gitWriteTimeout = 2 * time.Minute
+// retries) inside a reconcile, which holds a worker meanwhile; ten writers
+// racing on one branch land in a few seconds, and a timeout is retried.
+const gitWriteTimeout = 45 * time.Second
 
 // argoPollInterval is how often sluice looks at the Application while it
 // waits for Argo CD; an Application in another cluster or behind the API
