@@ -3,6 +3,9 @@ package gitops
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,6 +19,8 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	. "github.com/onsi/gomega"
+	gossh "golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/sluice-dev/sluice/internal/gitserver"
@@ -274,4 +279,51 @@ func TestTenConcurrentWritersAllLand(t *testing.T) {
 	}
 	Expect(retried).To(BeNumerically(">", 0), "the writers really raced")
 	t.Logf("%d of %d writers lost at least one race; %d receive-packs", retried, n, f.srv.ReceivePacks("app"))
+}
+
+// The same write over SSH against a real SSH endpoint (git-upload-pack and
+// git-receive-pack behind it): the host key must be in known_hosts, and the
+// server must accept the identity.
+func TestWriteOverSSH(t *testing.T) {
+	f := newFixture(t, gitserver.Options{}, nil)
+	_, clientKey, err := ed25519.GenerateKey(rand.Reader)
+	Expect(err).NotTo(HaveOccurred())
+	block, err := gossh.MarshalPrivateKey(clientKey, "")
+	Expect(err).NotTo(HaveOccurred())
+	identity := pem.EncodeToMemory(block)
+	signer, err := gossh.NewSignerFromKey(clientKey)
+	Expect(err).NotTo(HaveOccurred())
+	endpoint, err := f.srv.StartSSH(signer.PublicKey())
+	Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(func() { _ = endpoint.Close() })
+
+	repo := Repo{URL: endpoint.RepoURL("app"), Branch: "main", Credentials: Credentials{SSHPrivateKey: identity, SSHKnownHosts: endpoint.KnownHosts()}}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := newWriter(t).Write(ctx, repo, promotion(rolloutPath, FormatManifest))
+	Expect(err).NotTo(HaveOccurred())
+	Expect(res.Changed).To(BeTrue())
+	Expect(f.head()).To(Equal(res.Commit), "pushed over SSH")
+	Expect(f.file(rolloutPath)).To(ContainSubstring(PromotedRevisionAnnotation))
+
+	// A host whose key is not the one in known_hosts is refused before
+	// anything is sent.
+	_, otherPriv, _ := ed25519.GenerateKey(rand.Reader)
+	otherSigner, _ := gossh.NewSignerFromKey(otherPriv)
+	wrongHost := repo
+	wrongHost.Credentials.SSHKnownHosts = []byte(knownhosts.Line([]string{knownhosts.Normalize(strings.TrimPrefix(strings.Split(repo.URL, "/")[2], "git@"))}, otherSigner.PublicKey()) + "\n")
+	_, err = newWriter(t).Write(ctx, wrongHost, abort(rolloutPath, FormatManifest))
+	Expect(err).To(HaveOccurred())
+	Expect(ReasonOf(err)).To(Equal(ReasonAuth))
+	Expect(IsRetryable(err)).To(BeFalse())
+
+	// An identity the server does not know is refused too.
+	_, strangerKey, _ := ed25519.GenerateKey(rand.Reader)
+	sb, _ := gossh.MarshalPrivateKey(strangerKey, "")
+	stranger := repo
+	stranger.Credentials.SSHPrivateKey = pem.EncodeToMemory(sb)
+	_, err = newWriter(t).Write(ctx, stranger, abort(rolloutPath, FormatManifest))
+	Expect(err).To(HaveOccurred())
+	Expect(ReasonOf(err)).To(Equal(ReasonAuth))
+	Expect(f.srv.ReceivePacks("app")).To(Equal(1), "only the first write pushed")
 }
