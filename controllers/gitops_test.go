@@ -24,6 +24,7 @@ import (
 	"github.com/go-logr/logr/testr"
 
 	sluicev1 "github.com/sluice-dev/sluice/api/v1alpha1"
+	"github.com/sluice-dev/sluice/gitops"
 	"github.com/sluice-dev/sluice/gitops/argocd"
 	"github.com/sluice-dev/sluice/internal/argostandin"
 	"github.com/sluice-dev/sluice/internal/gitserver"
@@ -377,4 +378,40 @@ func TestGitOpsFailures(t *testing.T) {
 		f.annotate("test.sluice.dev/poke", "1") // more reconciles
 		f.g.Consistently(requests.Load, "3s", poll).Should(Equal(seen), "no retry storm: a failed write-back is not retried")
 	})
+}
+
+// A crash between the push and the status write leaves Git ahead of
+// status. Here an earlier "incarnation" pushed the promotion's commit (the
+// same Writer, the same change) before this manager got to it: the
+// manager finds it by its trailers, records it, and pushes nothing.
+func TestGitOpsCrashAfterPushMakesNoSecondCommit(t *testing.T) {
+	f := newGitOpsFixture(t, "in-cluster", nil)
+	f.waitHealthy(f.revisionOf("web:1"))
+	f.developerRelease("web:2")
+	v2 := f.revisionOf("web:2")
+	f.waitStep(1, sluicev1.PhasePaused)
+
+	earlier := &gitops.Writer{CacheDir: t.TempDir()}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := earlier.Write(ctx, gitops.Repo{URL: f.repoURL, Branch: "main", Credentials: gitops.Credentials{Username: "sluice", Password: "s3cret"}}, gitops.Change{
+		Rollout: keyOf(f.ns, "web"), Revision: v2, Outcome: gitops.OutcomePromoted,
+		Path: "deploy/rollout.yaml", Format: gitops.FormatManifest, Images: map[string]string{"web": "web:2"},
+	})
+	f.g.Expect(err).NotTo(HaveOccurred())
+	pushes := f.git.ReceivePacks("web-deploy")
+
+	f.action(sluicev1.AnnotationPromote)
+	ro := f.waitGitOps("promoted", sluicev1.GitOpsSynced)
+	f.g.Expect(ro.Status.GitOps.Commit).To(Equal(res.Commit), "the commit already on the branch is the write-back")
+	f.g.Expect(f.git.ReceivePacks("web-deploy")).To(Equal(pushes), "no second push")
+	log, err := f.git.Log("web-deploy", "main", 20)
+	f.g.Expect(err).NotTo(HaveOccurred())
+	n := 0
+	for _, c := range log {
+		if strings.Contains(c.Message, "Sluice-Outcome: promoted") {
+			n++
+		}
+	}
+	f.g.Expect(n).To(Equal(1), "one promotion commit")
 }
