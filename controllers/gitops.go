@@ -113,6 +113,12 @@ func (p *pass) push(ctx context.Context, repo gitops.Repo, ch gitops.Change) err
 	defer cancel()
 	res, err := p.r.Git.Write(wctx, repo, ch)
 	if err != nil {
+		if gitops.ReasonOf(err) == gitops.ReasonBusy {
+			// Another Rollout is writing to the same branch: come back in a
+			// moment rather than hold this worker.
+			p.wakeAt(p.now.Add(time.Second))
+			return nil
+		}
 		if gitops.IsRetryable(err) {
 			return p.retryWriteBack("GitPushFailed", fmt.Errorf("writing the %s of %s back to Git (will retry): %w", outcome, gs.Revision, err))
 		}

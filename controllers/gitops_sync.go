@@ -70,7 +70,11 @@ func (p *pass) syncArgo(ctx context.Context) error {
 		return p.r.Git.Contains(cctx, repo, gs.Commit, rev)
 	})
 	if err != nil {
-		return fmt.Errorf("judging %s: %w", target, err)
+		if gitops.ReasonOf(err) == gitops.ReasonBusy {
+			p.wakeAt(p.now.Add(time.Second))
+			return nil
+		}
+		return p.retryWriteBack("GitFetchFailed", fmt.Errorf("judging %s: %w", target, err))
 	}
 	gs.SyncStatus, gs.SyncedRevision, gs.Health = app.Status.Sync.Status, app.Status.Sync.Revision, app.Status.Health.Status
 	if gs.Outcome == string(gitops.OutcomeReleased) && v.Included && app.Status.Sync.Status == argocd.SyncStatusSynced && !v.Done {

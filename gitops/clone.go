@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
@@ -20,13 +21,22 @@ import (
 // tree. Keys are clone directories.
 var repoLocks sync.Map // string → chan struct{}
 
-// lockClone takes the clone's lock, or gives up when ctx ends.
-func lockClone(ctx context.Context, dir string) (func(), error) {
+// lockClone takes the clone's lock, or gives up when ctx ends or, when
+// wait > 0, after wait (ReasonBusy).
+func lockClone(ctx context.Context, dir string, wait time.Duration) (func(), error) {
 	v, _ := repoLocks.LoadOrStore(dir, make(chan struct{}, 1))
 	ch := v.(chan struct{})
+	var timeout <-chan time.Time
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		timeout = t.C
+	}
 	select {
 	case ch <- struct{}{}:
 		return func() { <-ch }, nil
+	case <-timeout:
+		return nil, transient(ReasonBusy, "another write to the same repo and branch is in progress")
 	case <-ctx.Done():
 		return nil, transient(ReasonTransient, "waiting for another write to the same repo and branch: %w", ctx.Err())
 	}

@@ -28,7 +28,7 @@ func (w *Writer) Contains(ctx context.Context, repo Repo, commit, revision strin
 		return false, transient(ReasonTransient, "%w", err)
 	}
 	dir := filepath.Join(root, cacheKey(repo.URL, branch))
-	unlock, err := lockClone(ctx, dir)
+	unlock, err := lockClone(ctx, dir, w.LockWait)
 	if err != nil {
 		return false, err
 	}

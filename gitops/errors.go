@@ -30,6 +30,9 @@ const (
 	// ReasonTransient: network trouble, timeouts and other failures that
 	// may pass.
 	ReasonTransient Reason = "Transient"
+	// ReasonBusy: another write to the same repo and branch held the clone
+	// for longer than Writer.LockWait; try again in a moment.
+	ReasonBusy Reason = "Busy"
 )
 
 // Error is a failed write with its Reason. Retryable says whether trying

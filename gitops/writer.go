@@ -29,6 +29,11 @@ type Writer struct {
 	HistoryDepth int
 	// Timeout bounds a Write whose context has no deadline. Defaults to 5m.
 	Timeout time.Duration
+	// LockWait bounds the wait for another write to the same repo and
+	// branch in this process (ReasonBusy after it); 0 waits as long as
+	// the context allows. A controller sets it so a busy repo does not
+	// hold its workers.
+	LockWait time.Duration
 	// Now stamps commits. Defaults to time.Now.
 	Now func() time.Time
 	Log logr.Logger
@@ -101,7 +106,7 @@ func (w *Writer) Write(ctx context.Context, repo Repo, ch Change) (Result, error
 		return Result{}, transient(ReasonTransient, "%w", err)
 	}
 	dir := filepath.Join(root, cacheKey(repo.URL, branch))
-	unlock, err := lockClone(ctx, dir)
+	unlock, err := lockClone(ctx, dir, w.LockWait)
 	if err != nil {
 		return Result{}, err
 	}

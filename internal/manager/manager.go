@@ -87,8 +87,10 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		APIReader:               mgr.GetAPIReader(),
 		Scheme:                  s,
 		MaxConcurrentReconciles: o.Concurrency,
-		Git:                     &gitops.Writer{CacheDir: gitDir, Log: ctrl.Log.WithName("gitops")},
-		Slack:                   &controllers.SlackPoster{APIURL: o.Slack.APIURL, Log: ctrl.Log.WithName("slack")},
+		// A reconcile waits at most 2 s for another write to the same branch,
+		// then requeues: a busy repo must not hold every worker.
+		Git:   &gitops.Writer{CacheDir: gitDir, LockWait: 2 * time.Second, Log: ctrl.Log.WithName("gitops")},
+		Slack: &controllers.SlackPoster{APIURL: o.Slack.APIURL, Log: ctrl.Log.WithName("slack")},
 	}
 	if !o.DisableEvents {
 		r.Recorder = mgr.GetEventRecorder("sluice")
