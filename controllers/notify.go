@@ -48,11 +48,11 @@ const slackPostTimeout = 10 * time.Second
 // notify records a Slack event in status.notifications.pending, if the
 // Rollout asks for it; the reconcile posts it once the status is written.
 func (p *pass) notify(kind slack.EventKind, rev string, step int32, detail string) {
-	n := p.ro.Spec.Notifications
-	if n == nil || n.Slack == nil || p.r.Slack == nil {
+	cfg := p.slackConfig()
+	if cfg == nil || p.r.Slack == nil {
 		return
 	}
-	if kind != slack.EventApprovalRequested && len(n.Slack.Events) > 0 && !slices.Contains(n.Slack.Events, string(kind)) {
+	if kind != slack.EventApprovalRequested && len(cfg.Events) > 0 && !slices.Contains(cfg.Events, string(kind)) {
 		return
 	}
 	st := &p.ro.Status
@@ -96,10 +96,15 @@ func (p *pass) attempt(kind slack.EventKind) string {
 // the retry from posting twice. It reports whether status changed.
 func (p *pass) postNotifications(ctx context.Context, before *sluicev1.NotificationsStatus) bool {
 	ns := p.ro.Status.Notifications
-	if ns == nil || len(ns.Pending) == 0 || p.r.Slack == nil || p.ro.Spec.Notifications == nil || p.ro.Spec.Notifications.Slack == nil {
+	if ns == nil || len(ns.Pending) == 0 || p.r.Slack == nil {
 		return false
 	}
-	cfg := p.ro.Spec.Notifications.Slack
+	cfg := p.slackConfig()
+	if cfg == nil {
+		// Notifications were turned off since: drop what is pending.
+		ns.Pending = nil
+		return true
+	}
 	ctx, cancel := context.WithTimeout(ctx, slackPostTimeout)
 	defer cancel()
 	_, s, err := p.secretValue(ctx, &cfg.SecretRef, "spec.notifications.slack.secretRef", "")

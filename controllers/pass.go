@@ -31,6 +31,9 @@ type pass struct {
 	// stalled, when set, is why the rollout cannot work as specified.
 	stalled *stalledError
 	events  []pendingEvent
+	// nsSlack is the namespace's Slack configuration, read once per pass.
+	nsSlack     *sluicev1.SlackNotifications
+	nsSlackRead bool
 }
 
 // stalledError is a problem only a person can fix (a missing VirtualService,

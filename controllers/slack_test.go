@@ -150,3 +150,34 @@ func TestSlackApprovalAndNotifications(t *testing.T) {
 		return ro.Status.Notifications != nil && len(ro.Status.Notifications.Pending) == 0 && len(ro.Status.Notifications.Posted) == 4
 	})
 }
+
+// A namespace's sluice-notifications ConfigMap sets Slack for its Rollouts
+// that have no spec.notifications, with its own event filter.
+func TestSlackNamespaceNotifications(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	channel := "CNS" + strings.ToUpper(f.ns[len(f.ns)-5:])
+	f.g.Expect(env.Client.Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "team-slack"},
+		Data:       map[string][]byte{"bot-token": []byte(slackfake.DefaultBotToken)},
+	})).To(Succeed())
+	f.g.Expect(env.Client.Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "sluice-notifications"},
+		Data:       map[string]string{"slack.channel": channel, "slack.secretName": "team-slack", "slack.events": "Started, Promoted"},
+	})).To(Succeed())
+	f.create(f.rollout("web:1", "[{setWeight: 50}, {pause: {duration: 1s}}]"))
+	f.waitHealthy(f.revisionOf("web:1"))
+	f.setImage("web:2")
+	f.waitHealthy(f.revisionOf("web:2"))
+	kinds := func() []string {
+		var out []string
+		for _, m := range slackAPI.Messages(channel) {
+			if m.Metadata != nil {
+				out = append(out, strings.Split(fmt.Sprint(m.Metadata.EventPayload["event_id"]), "/")[2])
+			}
+		}
+		return out
+	}
+	f.g.Eventually(kinds, timeout, poll).Should(Equal([]string{"Started", "Promoted"}), "only the namespace's events, once each")
+	f.g.Consistently(kinds, "1s", poll).Should(HaveLen(2))
+}

@@ -315,7 +315,7 @@ func weights(t testing.TB, ns string) map[string]int64 {
 
 // access is one request the ServiceAccount might make.
 type access struct {
-	verb, group, resource, subresource, namespace string
+	verb, group, resource, subresource, namespace, name string
 }
 
 func (a access) String() string {
@@ -325,6 +325,9 @@ func (a access) String() string {
 	}
 	if a.subresource != "" {
 		r += "/" + a.subresource
+	}
+	if a.name != "" {
+		r += " " + a.name
 	}
 	where := "cluster-wide"
 	if a.namespace != "" {
@@ -338,7 +341,7 @@ func canManager(t testing.TB, a access) bool {
 	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
 		User: saUser, Groups: saGroups,
 		ResourceAttributes: &authorizationv1.ResourceAttributes{
-			Verb: a.verb, Group: a.group, Resource: a.resource, Subresource: a.subresource, Namespace: a.namespace,
+			Verb: a.verb, Group: a.group, Resource: a.resource, Subresource: a.subresource, Namespace: a.namespace, Name: a.name,
 		},
 	}}
 	if err := env.Client.Create(context.Background(), sar); err != nil {
@@ -366,6 +369,9 @@ func TestRBACIsNotOverBroad(t *testing.T) {
 		{verb: "create", group: "events.k8s.io", resource: "events", namespace: app},
 		{verb: "update", group: "coordination.k8s.io", resource: "leases", namespace: systemNamespace},
 		{verb: "create", resource: "events", namespace: systemNamespace},
+		// The namespaces' Slack settings, and no other ConfigMap.
+		{verb: "get", resource: "configmaps", namespace: app, name: "sluice-notifications"},
+		{verb: "watch", resource: "configmaps", name: "sluice-notifications"},
 	}
 	denied := []access{
 		{verb: "list", resource: "secrets"},

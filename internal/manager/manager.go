@@ -9,8 +9,11 @@ import (
 	"path/filepath"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -72,7 +75,11 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		GracefulShutdownTimeout:       &graceful,
 		// Istio objects are cached as unstructured so sluice's patches keep
 		// fields the typed structs do not know.
-		Client:     client.Options{Cache: &client.CacheOptions{Unstructured: true}},
+		Client: client.Options{Cache: &client.CacheOptions{Unstructured: true}},
+		// Of ConfigMaps, only the namespaces' notification settings.
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&corev1.ConfigMap{}: {Field: fields.OneTermEqualSelector("metadata.name", controllers.NotificationsConfigMap)},
+		}},
 		Controller: ctrlConfig(skip),
 	})
 	if err != nil {
