@@ -52,7 +52,7 @@ func (p *pass) takeRelease() {
 		return
 	}
 	var list []string
-	for _, c := range tmpl.Spec.Containers {
+	for _, c := range append(append([]corev1.Container{}, tmpl.Spec.InitContainers...), tmpl.Spec.Containers...) {
 		list = append(list, c.Name+"="+c.Image)
 	}
 	st.GitOps = &sluicev1.GitOpsStatus{Revision: rev, Outcome: string(gitops.OutcomeReleased), Phase: sluicev1.GitOpsPending,
@@ -88,7 +88,7 @@ func (p *pass) commitRelease(ctx context.Context) error {
 		StableImages:   target,
 		StableTemplate: &tmpl,
 	}
-	for _, c := range p.ro.Spec.Template.Spec.Containers {
+	for _, c := range append(append([]corev1.Container{}, p.ro.Spec.Template.Spec.InitContainers...), p.ro.Spec.Template.Spec.Containers...) {
 		ch.Images[c.Name] = c.Image
 	}
 	if g.HelmValues != nil {

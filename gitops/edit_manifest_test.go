@@ -7,6 +7,8 @@ import (
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
@@ -207,5 +209,51 @@ func TestEditManifestSameImagesUsesRevisionHash(t *testing.T) {
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(string(out)).To(Equal(tt.want))
 		})
+	}
+}
+
+// A release that changes only an init container's image is a real edit,
+// not mistaken for "already there".
+func TestEditManifestReleaseOfAnInitContainer(t *testing.T) {
+	src := `apiVersion: sluice.dev/v1alpha1
+kind: Rollout
+metadata:
+  name: web
+  namespace: default
+spec:
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      initContainers:
+      - name: migrate
+        image: migrate:1 # schema
+      containers:
+      - name: app
+        image: web:1
+`
+	target := corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+		Spec: corev1.PodSpec{
+			InitContainers: []corev1.Container{{Name: "migrate", Image: "migrate:2"}},
+			Containers:     []corev1.Container{{Name: "app", Image: "web:1"}},
+		},
+	}
+	ch := Change{
+		Rollout: types.NamespacedName{Namespace: "default", Name: "web"}, Revision: "rel", StableRevision: "cur",
+		Outcome: OutcomeReleased, Path: "rollout.yaml", Format: FormatManifest,
+		Images:         map[string]string{"migrate": "migrate:1", "app": "web:1"},
+		StableImages:   map[string]string{"migrate": "migrate:2", "app": "web:1"},
+		StableTemplate: &target,
+	}
+	out, err := EditManifest([]byte(src), ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "image: migrate:2") || strings.Contains(string(out), "migrate:1") {
+		t.Fatalf("the init container's image was not released:\n%s", out)
+	}
+	if !strings.Contains(string(out), "# schema") {
+		t.Fatalf("the comment on the edited line was lost:\n%s", out)
 	}
 }
