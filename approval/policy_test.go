@@ -3,7 +3,6 @@ package approval_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -12,11 +11,10 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sluicev1 "github.com/sluice-dev/sluice/api/v1alpha1"
+	"github.com/sluice-dev/sluice/internal/manifests"
 	"github.com/sluice-dev/sluice/internal/testenv"
 )
 
@@ -25,24 +23,12 @@ var env *testenv.Env
 func TestMain(m *testing.M) { testenv.Main(m, testenv.Options{}, &env) }
 
 func applyPolicy(t *testing.T) {
-	root, _ := testenv.RepoRoot()
-	f, err := os.Open(filepath.Join(root, "config", "policy", "approval-identity.yaml"))
+	root, err := testenv.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	dec := utilyaml.NewYAMLOrJSONDecoder(f, 4096)
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); err != nil {
-			break
-		}
-		if len(u.Object) == 0 {
-			continue
-		}
-		if err := env.Client.Create(context.Background(), u); err != nil && !apierrors.IsAlreadyExists(err) {
-			t.Fatal(err)
-		}
+	if err := manifests.CreateFile(context.Background(), env.Client, filepath.Join(root, "config", "policy", "approval-identity.yaml")); err != nil {
+		t.Fatal(err)
 	}
 }
 

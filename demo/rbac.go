@@ -1,20 +1,18 @@
 package demo
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
+
+	"github.com/sluice-dev/sluice/internal/manifests"
 )
 
 // managerIdentity is the ServiceAccount the shipped RBAC binds, the one
@@ -46,24 +44,8 @@ func installShippedRBAC(ctx context.Context, c client.Client, admin *rest.Config
 		return nil, fmt.Errorf("config/rbac/kustomization.yaml: %w", err)
 	}
 	for _, f := range k.Resources {
-		body, err := os.ReadFile(filepath.Join(dir, f))
-		if err != nil {
-			return nil, err
-		}
-		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(body), 4096)
-		for {
-			u := &unstructured.Unstructured{}
-			if err := dec.Decode(&u.Object); err == io.EOF {
-				break
-			} else if err != nil {
-				return nil, fmt.Errorf("config/rbac/%s: %w", f, err)
-			}
-			if len(u.Object) == 0 {
-				continue
-			}
-			if err := c.Create(ctx, u); client.IgnoreAlreadyExists(err) != nil {
-				return nil, fmt.Errorf("applying config/rbac/%s: %w", f, err)
-			}
+		if err := manifests.CreateFile(ctx, c, filepath.Join(dir, f)); err != nil {
+			return nil, fmt.Errorf("applying config/rbac: %w", err)
 		}
 	}
 	cfg := rest.CopyConfig(admin)

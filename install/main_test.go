@@ -2,9 +2,7 @@ package install
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,11 +12,11 @@ import (
 
 	"go.uber.org/zap/zapcore"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/discovery"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/sluice-dev/sluice/internal/manifests"
 	"github.com/sluice-dev/sluice/internal/testenv"
 )
 
@@ -140,21 +138,11 @@ func helmTemplateErr(t testing.TB, args ...string) ([]byte, error) {
 // documents.
 func decode(t testing.TB, data []byte) []*unstructured.Unstructured {
 	t.Helper()
-	var out []*unstructured.Unstructured
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	for {
-		var m map[string]any
-		if err := dec.Decode(&m); err != nil {
-			if errors.Is(err, io.EOF) {
-				return out
-			}
-			t.Fatalf("decoding manifests: %v", err)
-		}
-		if len(m) == 0 {
-			continue
-		}
-		out = append(out, &unstructured.Unstructured{Object: m})
+	out, err := manifests.Decode(data)
+	if err != nil {
+		t.Fatalf("decoding manifests: %v", err)
 	}
+	return out
 }
 
 func readManifests(t testing.TB, paths ...string) []*unstructured.Unstructured {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,8 +18,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -28,6 +25,7 @@ import (
 
 	sluicev1 "github.com/sluice-dev/sluice/api/v1alpha1"
 	sluiceslack "github.com/sluice-dev/sluice/approval/slack"
+	"github.com/sluice-dev/sluice/internal/manifests"
 	"github.com/sluice-dev/sluice/internal/slackfake"
 	"github.com/sluice-dev/sluice/internal/testenv"
 	"github.com/sluice-dev/sluice/revision"
@@ -70,23 +68,8 @@ func setupManager() (client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(filepath.Join(root, "config", "policy", "approval-identity.yaml"))
-	if err != nil {
+	if err := manifests.CreateFile(ctx, env.Client, filepath.Join(root, "config", "policy", "approval-identity.yaml")); err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	dec := utilyaml.NewYAMLOrJSONDecoder(f, 4096)
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); err != nil {
-			break
-		}
-		if len(u.Object) == 0 {
-			continue
-		}
-		if err := env.Client.Create(ctx, u); err != nil && !apierrors.IsAlreadyExists(err) {
-			return nil, err
-		}
 	}
 	// What the recorder needs, and nothing more.
 	role := &rbacv1.ClusterRole{

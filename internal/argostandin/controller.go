@@ -169,7 +169,7 @@ func (c *Controller) sync(ctx context.Context, u *unstructured.Unstructured, app
 // apply server-side applies the manifests at rev and returns them in the
 // shape of status.resources.
 func (c *Controller) apply(ctx context.Context, app *argocd.Application, rev, dest string) ([]any, error) {
-	objs, err := manifests(ctx, app.Spec.Source.RepoURL, rev, app.Spec.Source.Path, c.Auth)
+	objs, err := manifestsAt(ctx, app.Spec.Source.RepoURL, rev, app.Spec.Source.Path, c.Auth)
 	if err != nil {
 		return nil, err
 	}

@@ -1,10 +1,8 @@
 package argostandin
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"path"
 	"sort"
 	"strings"
@@ -16,7 +14,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage/memory"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/sluice-dev/sluice/internal/manifests"
 )
 
 // resolve turns a target revision (a branch, HEAD, or a commit) into a
@@ -58,9 +57,9 @@ func resolve(ctx context.Context, repoURL, target string, auth transport.AuthMet
 	return "", fmt.Errorf("revision %q not found in %s", target, repoURL)
 }
 
-// manifests reads the YAML documents in dir at commit, the way Argo CD's
+// manifestsAt reads the YAML documents in dir at commit, the way Argo CD's
 // directory source does (not recursive, .yaml/.yml/.json, sorted by name).
-func manifests(ctx context.Context, repoURL, commit, dir string, auth transport.AuthMethod) ([]*unstructured.Unstructured, error) {
+func manifestsAt(ctx context.Context, repoURL, commit, dir string, auth transport.AuthMethod) ([]*unstructured.Unstructured, error) {
 	repo, err := git.CloneContext(ctx, memory.NewStorage(), memfs.New(), &git.CloneOptions{URL: repoURL, Auth: auth, NoCheckout: true})
 	if err != nil {
 		return nil, fmt.Errorf("cloning %s: %w", repoURL, err)
@@ -97,31 +96,13 @@ func manifests(ctx context.Context, repoURL, commit, dir string, auth transport.
 		if err != nil {
 			return nil, err
 		}
-		objs, err := decodeAll([]byte(body))
+		objs, err := manifests.Decode([]byte(body))
 		if err != nil {
 			return nil, fmt.Errorf("%s/%s at %s: %w", dir, n, commit[:8], err)
 		}
 		out = append(out, objs...)
 	}
 	return out, nil
-}
-
-func decodeAll(body []byte) ([]*unstructured.Unstructured, error) {
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(body), 4096)
-	var out []*unstructured.Unstructured
-	for {
-		var m map[string]any
-		if err := dec.Decode(&m); err != nil {
-			if err == io.EOF {
-				return out, nil
-			}
-			return nil, err
-		}
-		if len(m) == 0 {
-			continue
-		}
-		out = append(out, &unstructured.Unstructured{Object: m})
-	}
 }
 
 func isSHA(s string) bool {
