@@ -180,7 +180,7 @@ func (p *pass) gitChange(ctx context.Context) (gitops.Change, error) {
 		Reason:         gs.Cause,
 		Path:           g.Path,
 		Format:         gitops.Format(g.Format),
-		Images:         parseImages(gs.Images),
+		Images:         sluicev1.ParseImageList(gs.Images),
 	}
 	if g.HelmValues != nil {
 		ch.HelmImages = g.HelmValues.Images
@@ -261,17 +261,6 @@ func (p *pass) gitCondition(status metav1.ConditionStatus, reason, msg string) {
 	meta.SetStatusCondition(&p.ro.Status.Conditions, metav1.Condition{
 		Type: sluicev1.ConditionGitOpsSynced, Status: status, Reason: reason, Message: msg, ObservedGeneration: p.ro.Generation,
 	})
-}
-
-// parseImages reads a history record's "container=image" list.
-func parseImages(list []string) map[string]string {
-	out := map[string]string{}
-	for _, s := range list {
-		if name, image, ok := strings.Cut(s, "="); ok {
-			out[name] = image
-		}
-	}
-	return out
 }
 
 func short(sha string) string {

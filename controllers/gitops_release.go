@@ -27,7 +27,7 @@ func (p *pass) takeRelease() {
 		return
 	}
 	st.HandledActions.Release = tok
-	images, err := parseRelease(tok)
+	images, err := sluicev1.ParseRelease(tok)
 	if err != nil {
 		p.event(eventWarning, "ActionIgnored", "%s=%q: %v", sluicev1.AnnotationRelease, tok, err)
 		return
@@ -69,7 +69,7 @@ func (p *pass) commitRelease(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	target := parseImages(gs.Images)
+	target := sluicev1.ParseImageList(gs.Images)
 	tmpl, err := releaseTemplate(p.ro, target)
 	if err != nil {
 		return &configError{reason: "InvalidRelease", msg: err.Error()}
@@ -130,21 +130,4 @@ func releaseTemplate(ro *sluicev1.Rollout, images map[string]string) (corev1.Pod
 		return tmpl, fmt.Errorf("spec.template has no container %s", strings.Join(missing, ", "))
 	}
 	return tmpl, nil
-}
-
-// parseRelease reads "<token>;<container>=<image>[,…]".
-func parseRelease(tok string) (map[string]string, error) {
-	_, list, ok := strings.Cut(tok, ";")
-	if !ok || list == "" {
-		return nil, fmt.Errorf(`want "<token>;<container>=<image>[,<container>=<image>]"`)
-	}
-	out := map[string]string{}
-	for _, item := range strings.Split(list, ",") {
-		name, image, ok := strings.Cut(strings.TrimSpace(item), "=")
-		if !ok || name == "" || image == "" {
-			return nil, fmt.Errorf("%q is not <container>=<image>", item)
-		}
-		out[name] = image
-	}
-	return out, nil
 }

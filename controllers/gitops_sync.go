@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -60,17 +61,23 @@ func (p *pass) syncArgo(ctx context.Context) error {
 			return p.argoError(err)
 		}
 	}
-	repo, err := p.gitRepo(ctx)
-	if err != nil {
-		return err
-	}
+	// The repo (and its Secret) is only needed when Argo CD synced some
+	// other revision than the commit: not on every poll.
 	v, err := argocd.Evaluate(app, gs.Commit, func(rev string) (bool, error) {
+		repo, err := p.gitRepo(ctx)
+		if err != nil {
+			return false, err
+		}
 		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
 		return p.r.Git.Contains(cctx, repo, gs.Commit, rev)
 	})
 	if err != nil {
-		if gitops.ReasonOf(err) == gitops.ReasonBusy {
+		var ce *configError
+		switch {
+		case errors.As(err, &ce):
+			return err // failOnConfig ends the write-back
+		case gitops.ReasonOf(err) == gitops.ReasonBusy:
 			p.wakeAt(p.now.Add(time.Second))
 			return nil
 		}

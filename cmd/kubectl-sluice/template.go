@@ -22,16 +22,8 @@ import (
 // commit the images to the Rollout's manifest in Git instead; Argo CD then
 // syncs that commit and the rollout starts from Git.
 func (o *options) release(cmd *cobra.Command, c client.Client, ro *sluicev1.Rollout, images map[string]string, what string) error {
-	names := make([]string, 0, len(images))
-	for n := range images {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var list []string
-	for _, n := range names {
-		list = append(list, n+"="+images[n])
-	}
-	tok := time.Now().UTC().Format(time.RFC3339Nano) + ";" + strings.Join(list, ",")
+	list := sluicev1.ImageList(images)
+	tok := sluicev1.ReleaseValue(time.Now().UTC().Format(time.RFC3339Nano), images)
 	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{sluicev1.AnnotationRelease: tok}}})
 	if err := c.Patch(cmd.Context(), ro, client.RawPatch(types.MergePatchType, patch), client.FieldOwner("kubectl-sluice")); err != nil {
 		return err
@@ -180,13 +172,7 @@ func (o *options) retryCommand() *cobra.Command {
 			if gs := ro.Status.GitOps; ro.Spec.GitOps != nil && gs != nil && gs.Outcome == "aborted" && gs.Commit != "" {
 				for _, h := range ro.Status.History {
 					if h.Revision == gs.Revision && h.Outcome == "Aborted" && len(h.Images) > 0 {
-						images := map[string]string{}
-						for _, kv := range h.Images {
-							if n, img, ok := strings.Cut(kv, "="); ok {
-								images[n] = img
-							}
-						}
-						return o.release(cmd, c, ro, images, "aborted revision "+gs.Revision+"'s images again")
+						return o.release(cmd, c, ro, sluicev1.ParseImageList(h.Images), "aborted revision "+gs.Revision+"'s images again")
 					}
 				}
 				return fmt.Errorf("rollout %s: the rollback of %s is in Git (commit %s) but its images are not in status.history; set them with kubectl sluice set image", ro.Name, gs.Revision, gs.Commit)
